@@ -1,0 +1,384 @@
+"""The headless command line: classify, download, train, evaluate. Same core as the app; no Qt.
+
+TensorFlow is imported only by the commands that need it, so `--help` and errors in arguments are instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as _dt
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from core import __version__
+from core.errors import Cancelled, ModelError, MusicSpeechError
+
+COMMANDS = ("classify", "download", "train", "evaluate")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 0
+    _quiet_tensorflow()
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Cancelled as e:
+        print(f"cancelled: {e}", file=sys.stderr)
+        return 130
+    except MusicSpeechError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="musicspeech",
+        description="Tell music from speech in audio files (and, without a command, open the app).",
+    )
+    parser.add_argument("--version", action="version", version=f"musicspeech {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("classify", help="classify audio files and folders (recursive)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--model", type=Path, help="a .msmodel file (default: the shipped model)")
+    p.add_argument(
+        "--format",
+        choices=("table", "json", "csv"),
+        default="table",
+        help="table for people (default); json: one object per line; csv",
+    )
+    p.set_defaults(run=cmd_classify)
+
+    p = sub.add_parser("download", help="download GTZAN music/speech through tensorflow-datasets")
+    p.add_argument(
+        "--data-dir", type=Path, help="tensorflow-datasets folder (default: the user's data folder)"
+    )
+    p.set_defaults(run=cmd_download)
+
+    p = sub.add_parser("train", help="train a model and save it")
+    p.add_argument(
+        "--data",
+        default="tfds",
+        help="'tfds' (GTZAN through tensorflow-datasets, the default), the GTZAN archive "
+        "music_speech.tar.gz, or a folder with one subfolder of audio per class",
+    )
+    p.add_argument("--out", type=Path, help="where to save the model (default: the user's models folder)")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--features", choices=("logmel", "stft"), default="logmel")
+    p.add_argument("--window-s", type=float, default=1.0, help="model window length in seconds")
+    p.add_argument("--val-fraction", type=float, default=0.25)
+    p.add_argument("--patience", type=int, default=5, help="early stopping patience in epochs (0: off)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("evaluate", help="accuracy and confusion matrix on labelled audio")
+    p.add_argument("data", help="a class-per-folder tree, the GTZAN archive or folder, or 'tfds'")
+    p.add_argument("--model", type=Path, help="a .msmodel file (default: the shipped model)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(run=cmd_evaluate)
+    return parser
+
+
+# classify ------------------------------------------------------------------------------------------------
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from core.inference import Classifier, expand_paths
+
+    paths = expand_paths(args.paths)
+    if not paths:
+        print("error: no audio files found in the given folders", file=sys.stderr)
+        return 1
+    classifier = Classifier.from_path(resolve_model(args.model))
+    out = sys.stdout
+    failed = 0
+    writer = _csv_writer(out, classifier.labels) if args.format == "csv" else None
+    if args.format == "table":
+        print(_table_header(), file=out)
+    for result in classifier.classify_files(paths):
+        failed += result.error is not None
+        if args.format == "json":
+            print(json.dumps(result.to_dict(), ensure_ascii=False), file=out, flush=True)
+        elif writer is not None:
+            writer(result)
+        else:
+            print(_table_row(result), file=out, flush=True)
+    if args.format == "table" and len(paths) > 1:
+        print(f"{len(paths) - failed} classified, {failed} failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _table_header() -> str:
+    return f"{'verdict':<8} {'conf':>5} {'duration':>9}  file"
+
+
+def _table_row(result) -> str:
+    if result.prediction is None:
+        return f"{'error':<8} {'':>5} {'':>9}  {result.path}: {result.error}"
+    p = result.prediction
+    return f"{p.label:<8} {p.confidence:>5.0%} {_duration(p.duration_s):>9}  {result.path}"
+
+
+def _csv_writer(out: TextIO, labels: Sequence[str]):
+    w = csv.writer(out)
+    w.writerow(["path", "label", "confidence", *[f"p_{label}" for label in labels], "duration_s", "error"])
+
+    def write(result) -> None:
+        p = result.prediction
+        if p is None:
+            w.writerow([str(result.path), "", "", *[""] * len(labels), "", result.error])
+        else:
+            w.writerow(
+                [
+                    str(result.path),
+                    p.label,
+                    f"{p.confidence:.4f}",
+                    *[f"{x:.4f}" for x in p.probabilities],
+                    f"{p.duration_s:.3f}",
+                    "",
+                ]
+            )
+        out.flush()
+
+    return write
+
+
+def _duration(seconds: float) -> str:
+    m, s = divmod(seconds, 60)
+    h, m = divmod(int(m), 60)
+    return f"{h}:{m:02d}:{s:04.1f}" if h else f"{m}:{s:04.1f}"
+
+
+def resolve_model(arg: Path | None) -> Path:
+    from core.paths import shipped_model_path
+
+    if arg is not None:
+        return arg
+    shipped = shipped_model_path()
+    if shipped.is_file():
+        return shipped
+    raise ModelError(
+        f"no model given and the shipped model is missing ({shipped}); train one with "
+        "`musicspeech train --data PATH --out model.msmodel` and pass `--model model.msmodel`"
+    )
+
+
+# download ------------------------------------------------------------------------------------------------
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from core import tfds_source
+
+    bar = ProgressBar("downloading GTZAN", unit="MB", scale=1 / 1e6)
+    data_dir = tfds_source.download_gtzan(args.data_dir, progress=bar.update)
+    bar.close()
+    print(f"GTZAN music/speech is ready in {data_dir}")
+    return 0
+
+
+# train ---------------------------------------------------------------------------------------------------
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from core.features import FeatureSpec
+    from core.paths import user_data_dir
+    from core.training import TrainSettings, train
+
+    features = (
+        FeatureSpec(window_s=args.window_s)
+        if args.features == "logmel"
+        else FeatureSpec(
+            kind="stft", frame_length=255, frame_step=128, fft_length=256, window_s=args.window_s
+        )
+    )
+    settings = TrainSettings(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        patience=args.patience,
+        features=features,
+    )
+    dataset = load_dataset(args.data)
+    print(
+        f"data: {dataset.source}: " + ", ".join(f"{n} {label}" for label, n in dataset.counts().items()),
+        file=sys.stderr,
+    )
+    listener = _ConsoleTrainingListener()
+    result = train(dataset, settings, listener)
+    listener.close()
+    ev = result.evaluation
+    print(
+        f"validation: clip accuracy {ev.clip_accuracy:.1%}, window accuracy {ev.window_accuracy:.1%} "
+        f"({len(ev.clips)} clips, {result.epochs_run} epochs, {result.seconds:.0f} s)"
+    )
+    _print_confusion(ev.labels, ev.confusion)
+    for c in ev.wrong:
+        print(f"wrong: {c.name} ({c.true_label} called {c.predicted}, {c.probabilities})")
+    out = args.out or user_data_dir() / "models" / f"model-{_dt.datetime.now():%Y%m%d-%H%M%S}.msmodel"
+    result.bundle.save(out)
+    print(f"saved {out}")
+    return 0
+
+
+def load_dataset(source: str):
+    from core import datasets
+
+    if source == "tfds":
+        from core import tfds_source
+
+        bar = ProgressBar("downloading GTZAN", unit="MB", scale=1 / 1e6)
+        try:
+            return tfds_source.load_gtzan(progress=bar.update)
+        finally:
+            bar.close()
+    return datasets.open_source(source)
+
+
+class _ConsoleTrainingListener:
+    """Progress of a training run on stderr: a bar on a terminal, a line per epoch otherwise."""
+
+    def __init__(self) -> None:
+        self.bar = ProgressBar("training")
+        self.tty = sys.stderr.isatty()
+
+    def data(self, summary) -> None:
+        for line in summary.lines():
+            print(f"data: {line}", file=sys.stderr)
+
+    def stage(self, name: str, done: int, total: int) -> None:
+        if self.tty:
+            self.bar.label = name
+            self.bar.update(done, total)
+
+    def batch(self, epoch: int, batch: int, batches: int, logs: dict[str, float]) -> None:
+        if self.tty:
+            self.bar.label = f"epoch {epoch + 1}"
+            self.bar.update(
+                batch + 1, batches, extra=f"loss {logs.get('loss', 0):.3f} acc {logs.get('accuracy', 0):.3f}"
+            )
+
+    def epoch(self, epoch: int, epochs: int, logs: dict[str, float]) -> None:
+        self.bar.clear()
+        print(
+            f"epoch {epoch + 1}/{epochs}: loss {logs.get('loss', 0):.4f} accuracy {logs.get('accuracy', 0):.3f} "
+            f"val_loss {logs.get('val_loss', 0):.4f} val_accuracy {logs.get('val_accuracy', 0):.3f}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+# evaluate ------------------------------------------------------------------------------------------------
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from core.inference import Classifier
+    from core.training import evaluate_windows
+
+    classifier = Classifier.from_path(resolve_model(args.model))
+    dataset = load_dataset(args.data)
+    unknown = sorted({c.label for c in dataset.clips} - set(classifier.labels))
+    if unknown:
+        raise MusicSpeechError(
+            f"the model knows {', '.join(classifier.labels)}; the data also has {', '.join(unknown)}"
+        )
+    outcomes, errors = [], []
+    bar = ProgressBar("evaluating", unit="clips")
+    for i, clip in enumerate(dataset.clips):
+        try:
+            prediction = classifier.classify(clip.waveform(classifier.spec.rate_hz))
+            outcomes.append((clip, prediction.window_probabilities))
+        except MusicSpeechError as e:
+            errors.append(str(e))
+        bar.update(i + 1, len(dataset.clips))
+    bar.close()
+    ev = evaluate_windows(classifier.labels, outcomes)
+    if args.format == "json":
+        print(json.dumps({**ev.to_dict(), "errors": errors}))
+    else:
+        print(
+            f"clip accuracy {ev.clip_accuracy:.1%} ({len(ev.clips)} clips), window accuracy {ev.window_accuracy:.1%}"
+        )
+        _print_confusion(ev.labels, ev.confusion)
+        for c in ev.wrong:
+            print(f"wrong: {c.name} ({c.true_label} called {c.predicted}, {c.probabilities})")
+        for e in errors:
+            print(f"error: {e}")
+    return 1 if errors else 0
+
+
+def _print_confusion(labels: Sequence[str], confusion: list[list[int]]) -> None:
+    width = max(8, *(len(x) for x in labels))
+    corner = "true \\ called"
+    print(f"{corner:<{width + 6}}" + "".join(f"{x:>{width}}" for x in labels))
+    for label, row in zip(labels, confusion, strict=True):
+        print(f"{label:<{width + 6}}" + "".join(f"{n:>{width}}" for n in row))
+
+
+# helpers -------------------------------------------------------------------------------------------------
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr when it is a terminal; silent otherwise."""
+
+    def __init__(self, label: str, unit: str = "", scale: float = 1.0, stream: TextIO | None = None):
+        self.label, self.unit, self.scale = label, unit, scale
+        self.stream = stream or sys.stderr
+        self.active = self.stream.isatty()
+        self.started = time.monotonic()
+        self._last = 0.0
+        self._shown = False
+
+    def update(self, done: float, total: float | None, extra: str = "") -> None:
+        now = time.monotonic()
+        if not self.active or (now - self._last < 0.1 and done != total):
+            return
+        self._last = now
+        done_s = f"{done * self.scale:.1f}" if self.scale != 1 else str(done)
+        if total:
+            frac = min(1.0, done / total)
+            elapsed = now - self.started
+            eta = f" {elapsed / frac - elapsed:4.0f} s left" if 0 < frac < 1 and elapsed > 1 else ""
+            total_s = f"{total * self.scale:.1f}" if self.scale != 1 else str(total)
+            bar = "#" * int(frac * 24)
+            line = f"{self.label}: [{bar:<24}] {done_s}/{total_s} {self.unit}{eta} {extra}"
+        else:
+            line = f"{self.label}: {done_s} {self.unit} {extra}"
+        self.stream.write("\r" + line[:120].ljust(120))
+        self.stream.flush()
+        self._shown = True
+
+    def clear(self) -> None:
+        if self._shown:
+            self.stream.write("\r" + " " * 120 + "\r")
+            self.stream.flush()
+            self._shown = False
+
+    def close(self) -> None:
+        self.clear()
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Samples -> model input. The ONE implementation of the features, for training, files and live audio alike.
+
+A `FeatureSpec` says everything about it and is saved with the model. The spectrogram is computed once per
+signal as a sequence of frames; model windows are views of `frames_per_window` consecutive frames, taken every
+`hop_frames`. Because window starts fall on frame boundaries, a window's features are the same whether they
+were cut from a whole file or computed from a live buffer holding just that window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
+
+import numpy as np
+
+FeatureKind = Literal["stft", "logmel"]
+
+_CHUNK_FRAMES = 4096  # frames transformed at once: bounds the complex intermediate for hour-long input
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """How samples become features. Saved in every model bundle; units are in the names."""
+
+    kind: FeatureKind = "logmel"
+    rate_hz: int = 16000
+    frame_length: int = 400  # samples per STFT frame (25 ms at 16 kHz)
+    frame_step: int = 160  # samples between frames (10 ms)
+    fft_length: int = 512
+    n_mels: int = 64  # logmel only
+    fmin_hz: float = 60.0  # logmel only
+    fmax_hz: float = 7800.0  # logmel only
+    log_offset: float = 1e-6  # logmel only: log(mel + offset)
+    window_s: float = 1.0  # model input length
+    hop_s: float = 0.5  # distance between consecutive windows in files and live audio
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("stft", "logmel"):
+            raise ValueError(f"unknown feature kind {self.kind!r} (expected 'stft' or 'logmel')")
+        if not (0 < self.frame_length <= self.fft_length and self.frame_step > 0):
+            raise ValueError("need 0 < frame_length <= fft_length and frame_step > 0")
+        if self.window_samples < self.frame_length or self.hop_frames < 1:
+            raise ValueError("the window must hold at least one frame and the hop at least one frame step")
+        if self.kind == "logmel" and not (0 <= self.fmin_hz < self.fmax_hz <= self.rate_hz / 2):
+            raise ValueError("need 0 <= fmin_hz < fmax_hz <= rate_hz / 2")
+
+    # Derived sizes ---------------------------------------------------------------------------------------
+    @property
+    def window_samples(self) -> int:
+        return int(round(self.window_s * self.rate_hz))
+
+    @property
+    def frames_per_window(self) -> int:
+        return 1 + (self.window_samples - self.frame_length) // self.frame_step
+
+    @property
+    def hop_frames(self) -> int:
+        """Window hop in frames: `hop_s` rounded to whole frame steps, so windows align with frames."""
+        return max(1, int(round(self.hop_s * self.rate_hz / self.frame_step)))
+
+    @property
+    def hop_samples(self) -> int:
+        return self.hop_frames * self.frame_step
+
+    @property
+    def n_bins(self) -> int:
+        return self.n_mels if self.kind == "logmel" else self.fft_length // 2 + 1
+
+    @property
+    def window_shape(self) -> tuple[int, int]:
+        """Shape of one model input (time frames, frequency bins)."""
+        return (self.frames_per_window, self.n_bins)
+
+    def bin_frequencies_hz(self) -> np.ndarray:
+        """Centre frequency of each feature bin, for axes in Hz."""
+        if self.kind == "stft":
+            return np.fft.rfftfreq(self.fft_length, 1.0 / self.rate_hz).astype(np.float32)
+        edges = _mel_to_hz(np.linspace(_hz_to_mel(self.fmin_hz), _hz_to_mel(self.fmax_hz), self.n_mels + 2))
+        return edges[1:-1].astype(np.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureSpec:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown feature settings: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+def frame_features(samples: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """Mono float32 samples at `spec.rate_hz` -> (n_frames, n_bins) float32 features.
+
+    stft: |STFT| with a periodic Hann window, as `tf.signal.stft` (the seed's features).
+    logmel: log(mel(|STFT|) + log_offset), with the HTK mel scale of `tf.signal.linear_to_mel_weight_matrix`.
+    """
+    samples = np.asarray(samples, dtype=np.float32)
+    n_frames = (
+        0 if len(samples) < spec.frame_length else 1 + (len(samples) - spec.frame_length) // spec.frame_step
+    )
+    out = np.empty((n_frames, spec.n_bins), dtype=np.float32)
+    if n_frames == 0:
+        return out
+    frames = np.lib.stride_tricks.sliding_window_view(samples, spec.frame_length)[:: spec.frame_step]
+    window = _hann(spec.frame_length)
+    mel = mel_matrix(spec) if spec.kind == "logmel" else None
+    for a in range(0, n_frames, _CHUNK_FRAMES):
+        chunk = frames[a : a + _CHUNK_FRAMES] * window
+        magnitude = np.abs(np.fft.rfft(chunk, n=spec.fft_length, axis=-1)).astype(np.float32, copy=False)
+        if mel is None:
+            out[a : a + len(chunk)] = magnitude
+        else:
+            np.log(magnitude @ mel + np.float32(spec.log_offset), out=out[a : a + len(chunk)])
+    return out
+
+
+def windows(frame_feats: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """(n_frames, n_bins) -> (n_windows, frames_per_window, n_bins), a read-only view (no copy)."""
+    if len(frame_feats) < spec.frames_per_window:
+        return np.empty((0, *spec.window_shape), dtype=np.float32)
+    view = np.lib.stride_tricks.sliding_window_view(frame_feats, spec.frames_per_window, axis=0)
+    return view[:: spec.hop_frames].transpose(0, 2, 1)
+
+
+def waveform_windows(samples: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Samples -> (window features (n, frames, bins), window start times in s).
+
+    A signal shorter than one window is zero-padded to one window, so every non-empty signal has a verdict.
+    """
+    samples = np.asarray(samples, dtype=np.float32)
+    if 0 < len(samples) < spec.window_samples:
+        samples = np.pad(samples, (0, spec.window_samples - len(samples)))
+    feats = windows(frame_features(samples, spec), spec)
+    starts_s = np.arange(len(feats), dtype=np.float64) * spec.hop_samples / spec.rate_hz
+    return feats, starts_s
+
+
+def mel_matrix(spec: FeatureSpec) -> np.ndarray:
+    """(fft_length // 2 + 1, n_mels) triangular mel filters, as `tf.signal.linear_to_mel_weight_matrix`."""
+    n_spec = spec.fft_length // 2 + 1
+    linear_hz = np.linspace(0.0, spec.rate_hz / 2, n_spec)[1:]  # the DC bin gets no weight
+    linear_mel = _hz_to_mel(linear_hz)[:, None]
+    edges = np.linspace(_hz_to_mel(spec.fmin_hz), _hz_to_mel(spec.fmax_hz), spec.n_mels + 2)
+    lower, centre, upper = edges[:-2], edges[1:-1], edges[2:]
+    rising = (linear_mel - lower) / (centre - lower)
+    falling = (upper - linear_mel) / (upper - centre)
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    return np.pad(weights, ((1, 0), (0, 0))).astype(np.float32)
+
+
+def _hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
+    return 1127.0 * np.log1p(np.asarray(hz, dtype=np.float64) / 700.0)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    return 700.0 * np.expm1(np.asarray(mel, dtype=np.float64) / 1127.0)
+
+
+def _hann(length: int) -> np.ndarray:
+    """Periodic Hann window, as `tf.signal.hann_window(periodic=True)`."""
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(length) / length)).astype(np.float32)

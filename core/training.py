@@ -1,0 +1,319 @@
+"""Training: clips -> feature windows -> the CNN, with progress through plain callbacks and a cancel check.
+
+The split is by clip (`core.datasets`), so validation windows come from recordings the network never saw.
+The evaluation gives clip accuracy (verdict = mean of the clip's window probabilities), window accuracy,
+confusion matrices and the clips it got wrong.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from core.datasets import Clip, Dataset, DataSummary, LoadedClip, load_clips, split_train_val, summarize
+from core.errors import Cancelled, DatasetError
+from core.features import FeatureSpec, frame_features, windows
+from core.model import ModelBundle, ModelConfig, build_model
+from core.tf_runtime import keras
+
+CancelCheck = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    epochs: int = 20
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    val_fraction: float = 0.25
+    seed: int = 0
+    patience: int = 5  # stop after this many epochs without a better validation loss; 0 = never
+    train_hop_s: float | None = None  # hop between training windows; None = the features' hop
+    features: FeatureSpec = field(default_factory=FeatureSpec)
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["features"] = self.features.to_dict()
+        out["model"] = self.model.to_dict()
+        return out
+
+
+class TrainingListener:
+    """Receives progress. Every method is optional to override; all are called on the training thread."""
+
+    def stage(self, name: str, done: int, total: int) -> None:
+        """A preparation stage advanced: "loading", "features", "evaluating"."""
+
+    def data(self, summary: DataSummary) -> None:
+        """The data were read: counts, durations and clips worth a look (silent, clipped, duplicates)."""
+
+    def batch(self, epoch: int, batch: int, batches: int, logs: dict[str, float]) -> None:
+        """A training batch ended (epoch and batch count from 0)."""
+
+    def epoch(self, epoch: int, epochs: int, logs: dict[str, float]) -> None:
+        """An epoch ended; `logs` has loss, accuracy, val_loss, val_accuracy."""
+
+
+@dataclass(frozen=True)
+class ClipOutcome:
+    name: str
+    true_label: str
+    predicted: str
+    probabilities: dict[str, float]
+    source: str = ""  # file path when there is one
+
+    @property
+    def correct(self) -> bool:
+        return self.true_label == self.predicted
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    labels: tuple[str, ...]
+    clip_accuracy: float
+    window_accuracy: float
+    confusion: list[list[int]]  # clips; rows: true label, columns: predicted label
+    window_confusion: list[list[int]]
+    clips: tuple[ClipOutcome, ...]
+
+    @property
+    def wrong(self) -> list[ClipOutcome]:
+        return [c for c in self.clips if not c.correct]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "labels": list(self.labels),
+            "clip_accuracy": self.clip_accuracy,
+            "window_accuracy": self.window_accuracy,
+            "confusion": self.confusion,
+            "window_confusion": self.window_confusion,
+            "clips": len(self.clips),
+            "wrong": [asdict(c) for c in self.wrong],
+        }
+
+
+def evaluate_windows(labels: Sequence[str], outcomes: Sequence[tuple[Clip, np.ndarray]]) -> Evaluation:
+    """Evaluation from each clip's window probabilities (n_windows, n_classes)."""
+    index = {label: i for i, label in enumerate(labels)}
+    n = len(labels)
+    confusion = np.zeros((n, n), dtype=int)
+    window_confusion = np.zeros((n, n), dtype=int)
+    clips = []
+    for clip, probs in outcomes:
+        truth = index[clip.label]
+        mean = probs.mean(axis=0)
+        predicted = int(np.argmax(mean))
+        confusion[truth, predicted] += 1
+        np.add.at(window_confusion[truth], np.argmax(probs, axis=1), 1)
+        clips.append(
+            ClipOutcome(
+                clip.name,
+                clip.label,
+                labels[predicted],
+                {label: round(float(p), 4) for label, p in zip(labels, mean, strict=True)},
+                str(clip.path or ""),
+            )
+        )
+    total, window_total = confusion.sum(), window_confusion.sum()
+    return Evaluation(
+        tuple(labels),
+        float(np.trace(confusion) / total) if total else math.nan,
+        float(np.trace(window_confusion) / window_total) if window_total else math.nan,
+        confusion.tolist(),
+        window_confusion.tolist(),
+        tuple(clips),
+    )
+
+
+@dataclass
+class TrainResult:
+    bundle: ModelBundle
+    history: dict[str, list[float]]
+    evaluation: Evaluation
+    summary: DataSummary
+    cancelled: bool  # True: stopped by the user; the bundle holds the best weights seen until then
+    epochs_run: int
+    seconds: float
+
+
+def clip_windows(samples: np.ndarray, spec: FeatureSpec, hop_frames: int | None = None) -> np.ndarray:
+    """Feature windows of one clip, optionally at a denser hop than the spec's (for training)."""
+    feats = frame_features(samples, spec)
+    if hop_frames is None or hop_frames == spec.hop_frames:
+        return windows(feats, spec)
+    if len(feats) < spec.frames_per_window:
+        return np.empty((0, *spec.window_shape), np.float32)
+    view = np.lib.stride_tricks.sliding_window_view(feats, spec.frames_per_window, axis=0)
+    return view[::hop_frames].transpose(0, 2, 1)
+
+
+def window_arrays(
+    loaded: Sequence[LoadedClip],
+    labels: Sequence[str],
+    spec: FeatureSpec,
+    hop_frames: int | None = None,
+    listener: TrainingListener | None = None,
+    cancel: CancelCheck | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All windows of the clips as one float32 array, with their label indices and clip indices."""
+    index = {label: i for i, label in enumerate(labels)}
+    parts, ys, owners = [], [], []
+    for i, item in enumerate(loaded):
+        if cancel and cancel():
+            raise Cancelled("training cancelled")
+        w = clip_windows(item.waveform.samples, spec, hop_frames)
+        parts.append(w)
+        ys.append(np.full(len(w), index[item.clip.label], dtype=np.int32))
+        owners.append(np.full(len(w), i, dtype=np.int32))
+        if listener:
+            listener.stage("features", i + 1, len(loaded))
+    if not parts or sum(len(p) for p in parts) == 0:
+        return np.empty((0, *spec.window_shape), np.float32), np.empty(0, np.int32), np.empty(0, np.int32)
+    return np.concatenate(parts).astype(np.float32, copy=False), np.concatenate(ys), np.concatenate(owners)
+
+
+class _Monitor(keras.callbacks.Callback):
+    """Forwards progress, turns the cancel flag into `stop_training`, keeps the best weights, stops early."""
+
+    def __init__(
+        self, listener: TrainingListener, cancel: CancelCheck | None, epochs: int, batches: int, patience: int
+    ):
+        super().__init__()
+        self.listener, self.cancel, self.epochs, self.batches, self.patience = (
+            listener,
+            cancel,
+            epochs,
+            batches,
+            patience,
+        )
+        self.best_loss = math.inf
+        self.best_weights: list[np.ndarray] | None = None
+        self.since_best = 0
+        self.cancelled = False
+        self.epochs_run = 0
+        self.current_epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.listener.batch(self.current_epoch, batch, self.batches, _floats(logs))
+        if self.cancel and self.cancel():
+            self.cancelled = True
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = _floats(logs)
+        if self.cancelled:  # a partial epoch: its validation figures were not computed
+            return
+        self.epochs_run = epoch + 1
+        self.listener.epoch(epoch, self.epochs, logs)
+        loss = logs.get("val_loss", logs.get("loss", math.inf))
+        if loss < self.best_loss:
+            self.best_loss, self.since_best = loss, 0
+            self.best_weights = self.model.get_weights()
+        else:
+            self.since_best += 1
+            if self.patience and self.since_best >= self.patience:
+                self.model.stop_training = True
+
+
+def train(
+    dataset: Dataset,
+    settings: TrainSettings = TrainSettings(),
+    listener: TrainingListener | None = None,
+    cancel: CancelCheck | None = None,
+    split: tuple[Sequence[Clip], Sequence[Clip]] | None = None,
+) -> TrainResult:
+    """Train a bundle on `dataset` (split by clip unless `split` is given) and evaluate it on the held-out clips.
+
+    Cancelling during loading raises `Cancelled`; cancelling during training ends it with the best weights of
+    the epochs completed so far (`TrainResult.cancelled`), or raises `Cancelled` if none completed.
+    """
+    listener = listener or TrainingListener()
+    start = time.perf_counter()
+    spec, labels = settings.features, dataset.labels
+    train_clips, val_clips = split or split_train_val(dataset.clips, settings.val_fraction, settings.seed)
+    if not train_clips or not val_clips:
+        raise DatasetError("need clips on both sides of the split: add more recordings per class")
+
+    all_clips = list(train_clips) + list(val_clips)
+    loaded, errors = load_clips(all_clips, spec.rate_hz, lambda d, t: listener.stage("loading", d, t), cancel)
+    summary = summarize(loaded, errors)
+    listener.data(summary)
+    train_names = {c.name for c in train_clips}
+    train_loaded = [x for x in loaded if x.clip.name in train_names]
+    val_loaded = [x for x in loaded if x.clip.name not in train_names]
+    hop_frames = (
+        max(1, round(settings.train_hop_s * spec.rate_hz / spec.frame_step)) if settings.train_hop_s else None
+    )
+    x_train, y_train, _ = window_arrays(train_loaded, labels, spec, hop_frames, listener, cancel)
+    x_val, y_val, val_owner = window_arrays(val_loaded, labels, spec, None, listener, cancel)
+    if len(x_train) == 0 or len(x_val) == 0:
+        raise DatasetError("no usable audio on one side of the split (all clips unreadable or empty)")
+
+    keras.utils.set_random_seed(settings.seed)
+    model = build_model(settings.model, spec, len(labels), float(x_train.mean()), float(x_train.var()))
+    model.compile(
+        optimizer=keras.optimizers.Adam(settings.learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=["accuracy"],
+    )
+    batches = math.ceil(len(x_train) / settings.batch_size)
+    monitor = _Monitor(listener, cancel, settings.epochs, batches, settings.patience)
+    fit = model.fit(
+        x_train,
+        y_train,
+        validation_data=(x_val, y_val),
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=[monitor],
+    )
+    if monitor.best_weights is None:
+        raise Cancelled("training cancelled before the first epoch ended")
+    model.set_weights(monitor.best_weights)
+    history = {k: [float(v) for v in vs][: monitor.epochs_run] for k, vs in fit.history.items()}
+
+    listener.stage("evaluating", 0, 1)
+    val_probs = model.predict(x_val, batch_size=512, verbose=0)
+    evaluation = evaluate_windows(
+        labels, [(item.clip, val_probs[val_owner == i]) for i, item in enumerate(val_loaded)]
+    )
+    listener.stage("evaluating", 1, 1)
+    seconds = time.perf_counter() - start
+    info = {
+        "data": {
+            "source": dataset.source,
+            "summary": summary.to_dict(),
+            "train_clips": sorted(c.name for c in train_clips),
+            "val_clips": sorted(c.name for c in val_clips),
+            "train_windows": int(len(x_train)),
+            "val_windows": int(len(x_val)),
+        },
+        "training": {
+            **settings.to_dict(),
+            "epochs_run": monitor.epochs_run,
+            "cancelled": monitor.cancelled,
+            "seconds": round(seconds, 1),
+        },
+        "metrics": {
+            "clip_accuracy": evaluation.clip_accuracy,
+            "window_accuracy": evaluation.window_accuracy,
+            "confusion": evaluation.confusion,
+            "window_confusion": evaluation.window_confusion,
+        },
+        "history": history,
+    }
+    bundle = ModelBundle(model=model, labels=labels, features=spec, config=settings.model, info=info)
+    return TrainResult(bundle, history, evaluation, summary, monitor.cancelled, monitor.epochs_run, seconds)
+
+
+def _floats(logs: dict | None) -> dict[str, float]:
+    return {k: float(v) for k, v in (logs or {}).items()}

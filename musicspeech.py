@@ -1,0 +1,21 @@
+"""The front door: `musicspeech COMMAND ...` runs the headless command line (no Qt is imported);
+`musicspeech` alone, or with file names, opens the desktop app."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from core.cli import COMMANDS
+    from core.cli import main as cli_main
+
+    if not argv or argv[0] in COMMANDS or argv[0].startswith("-"):
+        return cli_main(argv)
+    return cli_main(["classify", *argv])  # until the desktop app lands, file names are classified
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Shared fixtures: the real GTZAN clips from ../shared/data (never copied into the repo)."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parent.parent
+GTZAN_DIR = Path(os.environ.get("MUSICSPEECH_GTZAN", REPO.parent / "shared" / "data" / "gtzan_music_speech"))
+GTZAN_MUSIC = GTZAN_DIR / "music_speech" / "music_wav"
+GTZAN_SPEECH = GTZAN_DIR / "music_speech" / "speech_wav"
+
+
+@pytest.fixture(scope="session")
+def gtzan_dir() -> Path:
+    if not GTZAN_MUSIC.is_dir():
+        pytest.fail(f"the GTZAN clips are missing at {GTZAN_DIR} (set MUSICSPEECH_GTZAN)")
+    return GTZAN_DIR
+
+
+@pytest.fixture(scope="session")
+def music_clip(gtzan_dir) -> Path:
+    return GTZAN_MUSIC / "blues.wav"
+
+
+@pytest.fixture(scope="session")
+def speech_clip(gtzan_dir) -> Path:
+    return GTZAN_SPEECH / "acomic.wav"
+
+
+SUBSET_MUSIC = ["blues", "jazz", "classical", "rock", "pop", "opera", "guitar", "beatles", "bagpipe", "winds",
+                "hendrix", "duke"]
+SUBSET_SPEECH = ["acomic", "allison", "amal", "austria", "charles", "china", "comedy", "conversion", "dialogue1",
+                 "vegetables1", "teachers1", "voice"]
+
+
+def link_subset(target: Path, music=SUBSET_MUSIC, speech=SUBSET_SPEECH) -> Path:
+    """A class-per-folder tree of symbolic links to a few real GTZAN clips (nothing copied)."""
+    for label, names, src in (("music", music, GTZAN_MUSIC), ("speech", speech, GTZAN_SPEECH)):
+        (target / label).mkdir(parents=True, exist_ok=True)
+        for name in names:
+            (target / label / f"{name}.wav").symlink_to(src / f"{name}.wav")
+    return target
+
+
+@pytest.fixture(scope="session")
+def subset_dir(gtzan_dir, tmp_path_factory) -> Path:
+    return link_subset(tmp_path_factory.mktemp("subset"))
+
+
+@pytest.fixture(scope="session")
+def trained(subset_dir, tmp_path_factory):
+    """A real model trained for a few epochs on 12 + 12 GTZAN clips (about 10 s), saved to disk."""
+    from core.datasets import from_folder
+    from core.training import TrainSettings, train
+
+    result = train(from_folder(subset_dir), TrainSettings(epochs=4, patience=0, seed=1))
+    path = result.bundle.save(tmp_path_factory.mktemp("model") / "subset.msmodel")
+    return result, path

@@ -1,0 +1,80 @@
+"""The command line, run as a user runs it: in a subprocess, on real audio, with a real model."""
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import REPO
+
+
+def run(*args, check_code=None, timeout=300):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-m", "musicspeech", *map(str, args)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    if check_code is not None:
+        assert proc.returncode == check_code, proc.stderr
+    return proc
+
+
+def test_help_is_instant_and_imports_neither_qt_nor_tensorflow():
+    code = ("import sys, contextlib, io, musicspeech\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):\n"
+            "    musicspeech.main(['--help'])\n"
+            "print(out.getvalue()); print(sorted(m for m in ('tensorflow', 'keras', 'PySide6') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False)
+    assert "classify" in proc.stdout and "train" in proc.stdout and "evaluate" in proc.stdout
+    assert proc.stdout.strip().endswith("[]")
+
+
+def test_classify_json_one_object_per_line_and_failures_do_not_stop_the_rest(trained, music_clip, speech_clip,
+                                                                            tmp_path):
+    bad = tmp_path / "notes.mp3"
+    bad.write_text("this is not audio")
+    proc = run("classify", music_clip, bad, speech_clip, "--model", trained[1], "--format", "json")
+    assert proc.returncode == 1
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["path"] for r in rows] == [str(music_clip), str(bad), str(speech_clip)]
+    good = rows[0]
+    assert set(good) == {"path", "label", "confidence", "probabilities", "duration_s", "segments"}
+    assert good["label"] == "music" and rows[2]["label"] == "speech"
+    assert set(good["probabilities"]) == {"music", "speech"}
+    assert good["confidence"] == max(good["probabilities"].values())
+    assert good["duration_s"] == pytest.approx(30.0, abs=0.01)
+    assert set(good["segments"][0]) == {"start_s", "end_s", "label", "probabilities"}
+    assert set(rows[1]) == {"path", "error"} and "notes.mp3" in rows[1]["error"] and "\n" not in rows[1]["error"]
+    assert "Traceback" not in proc.stderr
+
+
+def test_classify_a_folder_as_table_and_csv(trained, subset_dir):
+    proc = run("classify", subset_dir / "speech", "--model", trained[1], check_code=0)
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:2] == ["verdict", "conf"] and len(lines) == 13
+    assert sum(line.startswith("speech") for line in lines[1:]) >= 11
+    proc = run("classify", subset_dir / "music", "--model", trained[1], "--format", "csv", check_code=0)
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert len(rows) == 12 and set(rows[0]) >= {"path", "label", "confidence", "p_music", "p_speech"}
+    assert sum(r["label"] == "music" for r in rows) >= 11
+
+
+def test_train_then_evaluate_from_the_command_line(subset_dir, tmp_path):
+    model = tmp_path / "cli.msmodel"
+    proc = run("train", "--data", subset_dir, "--epochs", "2", "--out", model, check_code=0)
+    assert model.is_file()
+    assert "music: 12 clips" in proc.stderr and "epoch 2/2" in proc.stderr
+    assert "validation: clip accuracy" in proc.stdout
+    proc = run("evaluate", subset_dir, "--model", model, "--format", "json", check_code=0)
+    result = json.loads(proc.stdout)
+    assert result["clips"] == 24 and result["clip_accuracy"] >= 0.75
+    assert sum(map(sum, result["confusion"])) == 24
+
+
+def test_clear_errors_for_a_missing_model_and_bad_data(tmp_path, music_clip):
+    proc = run("classify", music_clip, "--model", tmp_path / "nope.msmodel", check_code=2)
+    assert proc.stderr.strip() == f"error: {tmp_path / 'nope.msmodel'}: no such model file"
+    proc = run("train", "--data", tmp_path / "nothing", check_code=2)
+    assert "no such file or folder" in proc.stderr and "Traceback" not in proc.stderr
