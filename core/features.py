@@ -33,6 +33,7 @@ class FeatureSpec:
     log_offset: float = 1e-6  # logmel only: log(mel + offset)
     window_s: float = 1.0  # model input length
     hop_s: float = 0.5  # distance between consecutive windows in files and live audio
+    window_norm: bool = False  # subtract each window's mean (logmel: makes the input independent of gain)
 
     def __post_init__(self) -> None:
         if self.kind not in ("stft", "logmel"):
@@ -116,12 +117,18 @@ def frame_features(samples: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     return out
 
 
-def windows(frame_feats: np.ndarray, spec: FeatureSpec) -> np.ndarray:
-    """(n_frames, n_bins) -> (n_windows, frames_per_window, n_bins), a read-only view (no copy)."""
+def windows(frame_feats: np.ndarray, spec: FeatureSpec, hop_frames: int | None = None) -> np.ndarray:
+    """(n_frames, n_bins) -> (n_windows, frames_per_window, n_bins), every `hop_frames` (default: the spec's).
+
+    Without `window_norm` this is a read-only view (no copy); with it, each window minus its mean.
+    """
     if len(frame_feats) < spec.frames_per_window:
         return np.empty((0, *spec.window_shape), dtype=np.float32)
     view = np.lib.stride_tricks.sliding_window_view(frame_feats, spec.frames_per_window, axis=0)
-    return view[:: spec.hop_frames].transpose(0, 2, 1)
+    view = view[:: hop_frames or spec.hop_frames].transpose(0, 2, 1)
+    if spec.window_norm:
+        return view - view.mean(axis=(1, 2), keepdims=True, dtype=np.float32)
+    return view
 
 
 def waveform_windows(samples: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from core.audio import Waveform
+from core.augment import AugmentSettings, augment
 from core.datasets import Clip, Dataset, DataSummary, LoadedClip, load_clips, split_train_val, summarize
 from core.errors import Cancelled, DatasetError
 from core.features import FeatureSpec, frame_features, windows
@@ -35,11 +37,13 @@ class TrainSettings:
     train_hop_s: float | None = None  # hop between training windows; None = the features' hop
     features: FeatureSpec = field(default_factory=FeatureSpec)
     model: ModelConfig = field(default_factory=ModelConfig)
+    augment: AugmentSettings = field(default_factory=AugmentSettings)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["features"] = self.features.to_dict()
         out["model"] = self.model.to_dict()
+        out["augment"] = self.augment.to_dict()
         return out
 
 
@@ -141,17 +145,6 @@ class TrainResult:
     seconds: float
 
 
-def clip_windows(samples: np.ndarray, spec: FeatureSpec, hop_frames: int | None = None) -> np.ndarray:
-    """Feature windows of one clip, optionally at a denser hop than the spec's (for training)."""
-    feats = frame_features(samples, spec)
-    if hop_frames is None or hop_frames == spec.hop_frames:
-        return windows(feats, spec)
-    if len(feats) < spec.frames_per_window:
-        return np.empty((0, *spec.window_shape), np.float32)
-    view = np.lib.stride_tricks.sliding_window_view(feats, spec.frames_per_window, axis=0)
-    return view[::hop_frames].transpose(0, 2, 1)
-
-
 def window_arrays(
     loaded: Sequence[LoadedClip],
     labels: Sequence[str],
@@ -166,7 +159,7 @@ def window_arrays(
     for i, item in enumerate(loaded):
         if cancel and cancel():
             raise Cancelled("training cancelled")
-        w = clip_windows(item.waveform.samples, spec, hop_frames)
+        w = windows(frame_features(item.waveform.samples, spec), spec, hop_frames)
         parts.append(w)
         ys.append(np.full(len(w), index[item.clip.label], dtype=np.int32))
         owners.append(np.full(len(w), i, dtype=np.int32))
@@ -175,6 +168,15 @@ def window_arrays(
     if not parts or sum(len(p) for p in parts) == 0:
         return np.empty((0, *spec.window_shape), np.float32), np.empty(0, np.int32), np.empty(0, np.int32)
     return np.concatenate(parts).astype(np.float32, copy=False), np.concatenate(ys), np.concatenate(owners)
+
+
+def augmented_copies(loaded: Sequence[LoadedClip], settings: AugmentSettings, rate_hz: int, seed: int
+                     ) -> list[LoadedClip]:
+    """`settings.copies` randomly augmented versions of every clip (seeded), labelled as the original."""
+    rng = np.random.default_rng(seed)
+    return [LoadedClip(item.clip, Waveform(augment(item.waveform.samples, rate_hz, settings, rng), rate_hz,
+                                           item.waveform.source))
+            for _ in range(settings.copies) for item in loaded]
 
 
 class _Monitor(keras.callbacks.Callback):
@@ -252,6 +254,8 @@ def train(
     hop_frames = (
         max(1, round(settings.train_hop_s * spec.rate_hz / spec.frame_step)) if settings.train_hop_s else None
     )
+    if settings.augment.copies:
+        train_loaded = train_loaded + augmented_copies(train_loaded, settings.augment, spec.rate_hz, settings.seed)
     x_train, y_train, _ = window_arrays(train_loaded, labels, spec, hop_frames, listener, cancel)
     x_val, y_val, val_owner = window_arrays(val_loaded, labels, spec, None, listener, cancel)
     if len(x_train) == 0 or len(x_val) == 0:

@@ -1,0 +1,86 @@
+"""Training-time changes to waveforms that a recording chain makes: gain, noise, band limits (telephone,
+radio), room reverberation, 8-bit mu-law codec and time shift. They teach the network to ignore GTZAN's quirks
+(one loudness, clean CD and radio sources). Applied only to training clips; never at inference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AugmentSettings:
+    copies: int = 0  # augmented copies of every training clip, added to the clean one
+    gain_db: tuple[float, float] = (-24.0, 6.0)
+    noise_probability: float = 0.5
+    snr_db: tuple[float, float] = (5.0, 40.0)
+    bandlimit_probability: float = 0.4
+    reverb_probability: float = 0.3
+    mulaw_probability: float = 0.2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def augment(x: np.ndarray, rate_hz: int, settings: AugmentSettings, rng: np.random.Generator) -> np.ndarray:
+    """One random recording chain applied to mono float32 samples (returns a new array)."""
+    y = np.roll(x, int(rng.integers(0, rate_hz)))  # time shift: windows fall elsewhere in the clip
+    if rng.random() < settings.bandlimit_probability:
+        y = bandlimit(y, rate_hz, rng)
+    if rng.random() < settings.reverb_probability:
+        y = reverberate(y, rate_hz, rng)
+    if rng.random() < settings.noise_probability:
+        y = add_noise(y, float(rng.uniform(*settings.snr_db)), rng)
+    if rng.random() < settings.mulaw_probability:
+        y = mulaw_8bit(y)
+    y = y * np.float32(10 ** (rng.uniform(*settings.gain_db) / 20))
+    return y.astype(np.float32, copy=False)
+
+
+def bandlimit(x: np.ndarray, rate_hz: int, rng: np.random.Generator) -> np.ndarray:
+    """Telephone band (300-3400 Hz) or a random low-pass (2.5-7 kHz) with a high-pass (50-300 Hz)."""
+    if rng.random() < 0.5:
+        low, high = 300.0, 3400.0
+    else:
+        low, high = float(rng.uniform(50, 300)), float(rng.uniform(2500, 7000))
+    spectrum = np.fft.rfft(x)
+    freqs = np.fft.rfftfreq(len(x), 1 / rate_hz)
+    gain = 1 / np.sqrt(1 + (freqs / high) ** 8) * (1 / np.sqrt(1 + (low / np.maximum(freqs, 1e-3)) ** 4))
+    return np.fft.irfft(spectrum * gain, n=len(x)).astype(np.float32)
+
+
+def reverberate(x: np.ndarray, rate_hz: int, rng: np.random.Generator) -> np.ndarray:
+    """A room: exponentially decaying noise as impulse response (RT60 0.2-0.9 s), mixed with the dry sound."""
+    rt60 = float(rng.uniform(0.2, 0.9))
+    n = int(rt60 * rate_hz)
+    t = np.arange(n) / rate_hz
+    ir = rng.standard_normal(n) * np.exp(-6.9 * t / rt60)
+    ir[0] = 1.0
+    ir /= np.sqrt(np.sum(ir**2))
+    size = 1 << int(np.ceil(np.log2(len(x) + n)))
+    wet = np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(ir, size), size)[: len(x)]
+    mix = float(rng.uniform(0.3, 0.9))
+    return (mix * wet + (1 - mix) * x).astype(np.float32)
+
+
+def add_noise(x: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """White or pink noise at `snr_db` below the signal's power."""
+    noise = rng.standard_normal(len(x))
+    if rng.random() < 0.5:  # pink: 1/f power
+        spectrum = np.fft.rfft(noise)
+        spectrum /= np.sqrt(np.maximum(np.arange(len(spectrum)), 1))
+        noise = np.fft.irfft(spectrum, n=len(x))
+    power = float(np.mean(x.astype(np.float64) ** 2)) or 1e-8
+    noise *= np.sqrt(power / 10 ** (snr_db / 10) / max(float(np.mean(noise**2)), 1e-12))
+    return (x + noise).astype(np.float32)
+
+
+def mulaw_8bit(x: np.ndarray, mu: float = 255.0) -> np.ndarray:
+    """The quantisation of an 8-bit mu-law telephone codec."""
+    peak = float(np.max(np.abs(x))) or 1.0
+    y = np.clip(x / peak, -1, 1)
+    compressed = np.sign(y) * np.log1p(mu * np.abs(y)) / np.log1p(mu)
+    quantised = np.round(compressed * 127) / 127
+    return (np.sign(quantised) * np.expm1(np.abs(quantised) * np.log1p(mu)) / mu * peak).astype(np.float32)
