@@ -31,10 +31,34 @@ def speech_clip(gtzan_dir) -> Path:
     return GTZAN_SPEECH / "acomic.wav"
 
 
-SUBSET_MUSIC = ["blues", "jazz", "classical", "rock", "pop", "opera", "guitar", "beatles", "bagpipe", "winds",
-                "hendrix", "duke"]
-SUBSET_SPEECH = ["acomic", "allison", "amal", "austria", "charles", "china", "comedy", "conversion", "dialogue1",
-                 "vegetables1", "teachers1", "voice"]
+SUBSET_MUSIC = [
+    "blues",
+    "jazz",
+    "classical",
+    "rock",
+    "pop",
+    "opera",
+    "guitar",
+    "beatles",
+    "bagpipe",
+    "winds",
+    "hendrix",
+    "duke",
+]
+SUBSET_SPEECH = [
+    "acomic",
+    "allison",
+    "amal",
+    "austria",
+    "charles",
+    "china",
+    "comedy",
+    "conversion",
+    "dialogue1",
+    "vegetables1",
+    "teachers1",
+    "voice",
+]
 
 
 def link_subset(target: Path, music=SUBSET_MUSIC, speech=SUBSET_SPEECH) -> Path:

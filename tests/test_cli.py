@@ -14,25 +14,34 @@ from .conftest import REPO
 
 def run(*args, check_code=None, timeout=300):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, "-m", "musicspeech", *map(str, args)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "musicspeech", *map(str, args)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if check_code is not None:
         assert proc.returncode == check_code, proc.stderr
     return proc
 
 
 def test_help_is_instant_and_imports_neither_qt_nor_tensorflow():
-    code = ("import sys, contextlib, io, musicspeech\n"
-            "with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):\n"
-            "    musicspeech.main(['--help'])\n"
-            "print(out.getvalue()); print(sorted(m for m in ('tensorflow', 'keras', 'PySide6') if m in sys.modules))")
+    code = (
+        "import sys, contextlib, io, musicspeech\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):\n"
+        "    musicspeech.main(['--help'])\n"
+        "print(out.getvalue()); print(sorted(m for m in ('tensorflow', 'keras', 'PySide6') if m in sys.modules))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False)
     assert "classify" in proc.stdout and "train" in proc.stdout and "evaluate" in proc.stdout
     assert proc.stdout.strip().endswith("[]")
 
 
-def test_classify_json_one_object_per_line_and_failures_do_not_stop_the_rest(trained, music_clip, speech_clip,
-                                                                            tmp_path):
+def test_classify_json_one_object_per_line_and_failures_do_not_stop_the_rest(
+    trained, music_clip, speech_clip, tmp_path
+):
     bad = tmp_path / "notes.mp3"
     bad.write_text("this is not audio")
     proc = run("classify", music_clip, bad, speech_clip, "--model", trained[1], "--format", "json")

@@ -48,8 +48,9 @@ def test_mel_filters_cover_the_band_and_skip_dc():
     assert freqs[np.nonzero(m.sum(axis=1))[0][-1]] <= spec.fmax_hz + 40
 
 
-@pytest.mark.parametrize("spec", [SEED_STFT, FeatureSpec(), FeatureSpec(window_s=1.5, hop_s=0.25)],
-                         ids=["stft", "logmel", "logmel-1.5s"])
+@pytest.mark.parametrize(
+    "spec", [SEED_STFT, FeatureSpec(), FeatureSpec(window_s=1.5, hop_s=0.25)], ids=["stft", "logmel", "logmel-1.5s"]
+)
 def test_a_window_is_the_same_from_a_file_or_a_live_buffer(music_clip, spec):
     x = load_audio(music_clip, spec.rate_hz).samples
     file_windows, starts = waveform_windows(x, spec)

@@ -17,8 +17,20 @@ def test_the_seed_cnn_has_the_tutorial_layers():
     spec = FeatureSpec(kind="stft", frame_length=255, frame_step=128, fft_length=256)
     model = build_model(ModelConfig(), spec, 2)
     kinds = [type(layer).__name__ for layer in model.layers]
-    assert kinds == ["InputLayer", "Reshape", "Resizing", "Normalization", "Conv2D", "Conv2D", "MaxPooling2D",
-                     "Dropout", "Flatten", "Dense", "Dropout", "Dense"]
+    assert kinds == [
+        "InputLayer",
+        "Reshape",
+        "Resizing",
+        "Normalization",
+        "Conv2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Dropout",
+        "Flatten",
+        "Dense",
+        "Dropout",
+        "Dense",
+    ]
     assert model.input_shape == (None, 124, 129) and model.output_shape == (None, 2)
     probs = model(np.random.default_rng(0).random((3, 124, 129), dtype=np.float32)).numpy()
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
@@ -67,12 +79,24 @@ def test_bad_model_files_are_refused_with_a_clear_message(trained, tmp_path):
         "random.msmodel": ("not a musicspeech model", lambda p: p.write_bytes(np.random.bytes(5000))),
         "empty.msmodel": ("not a musicspeech model", lambda p: p.write_bytes(b"")),
         "missing.msmodel": ("no such model file", lambda p: None),
-        "nojson.msmodel": ("bundle.json or model.keras missing",
-                           lambda p: rewrite(good, p, lambda f: f.pop("bundle.json"))),
-        "tampered.msmodel": ("checksum mismatch", lambda p: rewrite(good, p, lambda f: f.update(
-            {"model.keras": f["model.keras"][:-10] + b"0123456789"}))),
-        "future.msmodel": ("format version 99", lambda p: rewrite(good, p, lambda f: f.update(
-            {"bundle.json": json.dumps({**json.loads(f["bundle.json"]), "format_version": 99}).encode()}))),
+        "nojson.msmodel": (
+            "bundle.json or model.keras missing",
+            lambda p: rewrite(good, p, lambda f: f.pop("bundle.json")),
+        ),
+        "tampered.msmodel": (
+            "checksum mismatch",
+            lambda p: rewrite(good, p, lambda f: f.update({"model.keras": f["model.keras"][:-10] + b"0123456789"})),
+        ),
+        "future.msmodel": (
+            "format version 99",
+            lambda p: rewrite(
+                good,
+                p,
+                lambda f: f.update(
+                    {"bundle.json": json.dumps({**json.loads(f["bundle.json"]), "format_version": 99}).encode()}
+                ),
+            ),
+        ),
         "badjson.msmodel": ("not valid JSON", lambda p: rewrite(good, p, lambda f: f.update({"bundle.json": b"{"}))),
     }
     for name, (message, make) in cases.items():
