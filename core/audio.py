@@ -131,7 +131,7 @@ def _read_soundfile(f: sf.SoundFile, path: Path, rate_hz: int, max_duration_s: f
         out[filled:filled + len(chunk)] = chunk
         filled += len(chunk)
 
-    for block in f.blocks(blocksize=_BLOCK_FRAMES, dtype="float32", always_2d=True):
+    while len(block := f.read(_BLOCK_FRAMES, dtype="float32", always_2d=True)):  # a cut file ends early
         mono = to_mono_float32(block)
         put(stream.resample_chunk(mono, last=False) if stream else mono)
     if stream:
