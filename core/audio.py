@@ -116,19 +116,25 @@ def _read_soundfile(f: sf.SoundFile, path: Path, rate_hz: int, max_duration_s: f
     if f.samplerate <= 0 or f.channels <= 0:
         raise AudioError(path, "the header declares no samples")
     if f.frames > max_duration_s * f.samplerate:
-        raise AudioError(path, f"too long ({f.frames / f.samplerate / 3600:.1f} h; the limit is "
-                               f"{max_duration_s / 3600:.0f} h): split it into shorter files")
+        raise AudioError(
+            path,
+            f"too long ({f.frames / f.samplerate / 3600:.1f} h; the limit is "
+            f"{max_duration_s / 3600:.0f} h): split it into shorter files",
+        )
     expected = int(np.ceil(max(f.frames, 0) * rate_hz / f.samplerate)) + 64
     out = np.empty(expected, dtype=np.float32)
     filled = 0
-    stream = soxr.ResampleStream(f.samplerate, rate_hz, 1, dtype="float32", quality="HQ") \
-        if f.samplerate != rate_hz else None
+    stream = (
+        soxr.ResampleStream(f.samplerate, rate_hz, 1, dtype="float32", quality="HQ")
+        if f.samplerate != rate_hz
+        else None
+    )
 
     def put(chunk: np.ndarray) -> None:
         nonlocal out, filled
         if filled + len(chunk) > len(out):  # a header that under-reports its length (some MP3s)
             out = np.concatenate([out[:filled], np.empty(max(len(chunk), len(out) // 2), np.float32)])
-        out[filled:filled + len(chunk)] = chunk
+        out[filled : filled + len(chunk)] = chunk
         filled += len(chunk)
 
     while len(block := f.read(_BLOCK_FRAMES, dtype="float32", always_2d=True)):  # a cut file ends early
@@ -156,10 +162,30 @@ def ffmpeg_path() -> str | None:
 def _read_ffmpeg(path: Path, rate_hz: int, max_duration_s: float, libsndfile_said: str) -> np.ndarray:
     ffmpeg = ffmpeg_path()
     if ffmpeg is None:
-        raise AudioError(path, f"not a format soundfile reads ({libsndfile_said.strip()}); "
-                               "install ffmpeg to read more formats")
-    cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path), "-map", "0:a:0",
-           "-vn", "-ac", "1", "-ar", str(rate_hz), "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
+        raise AudioError(
+            path, f"not a format soundfile reads ({libsndfile_said.strip()}); install ffmpeg to read more formats"
+        )
+    cmd = [
+        ffmpeg,
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-vn",
+        "-ac",
+        "1",
+        "-ar",
+        str(rate_hz),
+        "-f",
+        "f32le",
+        "-acodec",
+        "pcm_f32le",
+        "pipe:1",
+    ]
     limit_bytes = int(max_duration_s * rate_hz) * 4
     buffer = bytearray()
     with tempfile.TemporaryFile() as err, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err) as proc:
@@ -168,8 +194,9 @@ def _read_ffmpeg(path: Path, rate_hz: int, max_duration_s: float, libsndfile_sai
             buffer += chunk
             if len(buffer) > limit_bytes:
                 proc.kill()
-                raise AudioError(path, f"too long (the limit is {max_duration_s / 3600:.0f} h): "
-                                       "split it into shorter files")
+                raise AudioError(
+                    path, f"too long (the limit is {max_duration_s / 3600:.0f} h): split it into shorter files"
+                )
         code = proc.wait()
         err.seek(0)
         detail = err.read().decode(errors="replace").strip().splitlines()

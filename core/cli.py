@@ -62,9 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_classify)
 
     p = sub.add_parser("download", help="download GTZAN music/speech through tensorflow-datasets")
-    p.add_argument(
-        "--data-dir", type=Path, help="tensorflow-datasets folder (default: the user's data folder)"
-    )
+    p.add_argument("--data-dir", type=Path, help="tensorflow-datasets folder (default: the user's data folder)")
     p.set_defaults(run=cmd_download)
 
     p = sub.add_parser("train", help="train a model and save it")
@@ -201,9 +199,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     features = (
         FeatureSpec(window_s=args.window_s)
         if args.features == "logmel"
-        else FeatureSpec(
-            kind="stft", frame_length=255, frame_step=128, fft_length=256, window_s=args.window_s
-        )
+        else FeatureSpec(kind="stft", frame_length=255, frame_step=128, fft_length=256, window_s=args.window_s)
     )
     settings = TrainSettings(
         epochs=args.epochs,
@@ -314,9 +310,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps({**ev.to_dict(), "errors": errors}))
     else:
-        print(
-            f"clip accuracy {ev.clip_accuracy:.1%} ({len(ev.clips)} clips), window accuracy {ev.window_accuracy:.1%}"
-        )
+        print(f"clip accuracy {ev.clip_accuracy:.1%} ({len(ev.clips)} clips), window accuracy {ev.window_accuracy:.1%}")
         _print_confusion(ev.labels, ev.confusion)
         for c in ev.wrong:
             print(f"wrong: {c.name} ({c.true_label} called {c.predicted}, {c.probabilities})")

@@ -71,9 +71,7 @@ class Clip:
 
     def waveform(self, rate_hz: int) -> Waveform:
         if self.samples is not None and self.rate_hz:
-            return Waveform(
-                resample(to_mono_float32(self.samples), self.rate_hz, rate_hz), rate_hz, self.name
-            )
+            return Waveform(resample(to_mono_float32(self.samples), self.rate_hz, rate_hz), rate_hz, self.name)
         if self.path is None:
             raise DatasetError(f"clip {self.name} has neither a file nor samples")
         return load_audio(self.path, rate_hz)
@@ -119,12 +117,8 @@ def from_folder(root: str | os.PathLike) -> Dataset:
     clips = []
     for class_dir in class_dirs:
         label = _label_from_folder(class_dir.name)
-        for path in sorted(
-            p for p in class_dir.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()
-        ):
-            clips.append(
-                Clip(name=f"{label}/{path.relative_to(class_dir).as_posix()}", label=label, path=path)
-            )
+        for path in sorted(p for p in class_dir.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()):
+            clips.append(Clip(name=f"{label}/{path.relative_to(class_dir).as_posix()}", label=label, path=path))
     labels = {c.label for c in clips}
     if len(labels) < 2:
         found = ", ".join(sorted(labels)) or "none"
@@ -234,10 +228,7 @@ class DataSummary:
         }
 
     def lines(self) -> list[str]:
-        out = [
-            f"{label}: {self.counts[label]} clips, {self.durations_s[label] / 60:.1f} min"
-            for label in self.counts
-        ]
+        out = [f"{label}: {self.counts[label]} clips, {self.durations_s[label] / 60:.1f} min" for label in self.counts]
         if self.silent:
             out.append(f"silent (below -60 dBFS): {', '.join(self.silent)}")
         if self.clipped:
@@ -314,9 +305,7 @@ def _duplicates(loaded: Sequence[LoadedClip]) -> tuple[tuple[str, ...], ...]:
 # Splits --------------------------------------------------------------------------------------------------
 
 
-def split_train_val(
-    clips: Sequence[Clip], val_fraction: float = 0.25, seed: int = 0
-) -> tuple[list[Clip], list[Clip]]:
+def split_train_val(clips: Sequence[Clip], val_fraction: float = 0.25, seed: int = 0) -> tuple[list[Clip], list[Clip]]:
     """Stratified, seeded, grouped split (3:1 by default, as the seed recipe)."""
     if not 0 < val_fraction < 1:
         raise ValueError("val_fraction must be between 0 and 1")
@@ -352,9 +341,7 @@ def _stratified_group_folds(clips: Sequence[Clip], k: int, seed: int) -> list[li
         by_label[label].append(key)
     for label, keys in by_label.items():
         if len(keys) < k:
-            raise DatasetError(
-                f"class '{label}' has {len(keys)} recordings: at least {k} are needed for {k} folds"
-            )
+            raise DatasetError(f"class '{label}' has {len(keys)} recordings: at least {k} are needed for {k} folds")
     rng = random.Random(seed)
     folds: list[list[str]] = [[] for _ in range(k)]
     offset = 0

@@ -98,9 +98,7 @@ def frame_features(samples: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     logmel: log(mel(|STFT|) + log_offset), with the HTK mel scale of `tf.signal.linear_to_mel_weight_matrix`.
     """
     samples = np.asarray(samples, dtype=np.float32)
-    n_frames = (
-        0 if len(samples) < spec.frame_length else 1 + (len(samples) - spec.frame_length) // spec.frame_step
-    )
+    n_frames = 0 if len(samples) < spec.frame_length else 1 + (len(samples) - spec.frame_length) // spec.frame_step
     out = np.empty((n_frames, spec.n_bins), dtype=np.float32)
     if n_frames == 0:
         return out

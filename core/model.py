@@ -132,18 +132,14 @@ class ModelBundle:
             try:
                 model = keras.saving.load_model(keras_path, compile=False, safe_mode=True)
             except Exception as e:  # Keras raises many types for a bad file; all mean the same to a user
-                raise ModelError(
-                    f"{path.name}: the network inside cannot be loaded ({_one_line(e)})"
-                ) from None
+                raise ModelError(f"{path.name}: the network inside cannot be loaded ({_one_line(e)})") from None
         expected_in = (None, *spec.window_shape)
         if tuple(model.input_shape) != expected_in or model.output_shape[-1] != len(labels):
             raise ModelError(
                 f"{path.name}: the network's shape {model.input_shape} -> {model.output_shape} "
                 f"does not match its settings {expected_in} -> {len(labels)} classes"
             )
-        return cls(
-            model=model, labels=labels, features=spec, config=config, info=meta.get("info", {}), path=path
-        )
+        return cls(model=model, labels=labels, features=spec, config=config, info=meta.get("info", {}), path=path)
 
     def describe(self) -> str:
         name = self.path.name if self.path else "unsaved model"
@@ -164,9 +160,7 @@ def read_bundle_file(path: Path) -> tuple[dict[str, Any], bytes]:
     except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as e:
         raise ModelError(f"{path.name}: not a musicspeech model, or the file is damaged ({e})") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ModelError(
-            f"{path.name}: the model's settings are damaged (bundle.json is not valid JSON)"
-        ) from None
+        raise ModelError(f"{path.name}: the model's settings are damaged (bundle.json is not valid JSON)") from None
     except (OSError, zlib.error) as e:
         raise ModelError(f"{path.name}: the model file is damaged ({_one_line(e)})") from None
     if not isinstance(meta, dict) or meta.get("format") != BUNDLE_FORMAT:

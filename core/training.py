@@ -170,13 +170,18 @@ def window_arrays(
     return np.concatenate(parts).astype(np.float32, copy=False), np.concatenate(ys), np.concatenate(owners)
 
 
-def augmented_copies(loaded: Sequence[LoadedClip], settings: AugmentSettings, rate_hz: int, seed: int
-                     ) -> list[LoadedClip]:
+def augmented_copies(
+    loaded: Sequence[LoadedClip], settings: AugmentSettings, rate_hz: int, seed: int
+) -> list[LoadedClip]:
     """`settings.copies` randomly augmented versions of every clip (seeded), labelled as the original."""
     rng = np.random.default_rng(seed)
-    return [LoadedClip(item.clip, Waveform(augment(item.waveform.samples, rate_hz, settings, rng), rate_hz,
-                                           item.waveform.source))
-            for _ in range(settings.copies) for item in loaded]
+    return [
+        LoadedClip(
+            item.clip, Waveform(augment(item.waveform.samples, rate_hz, settings, rng), rate_hz, item.waveform.source)
+        )
+        for _ in range(settings.copies)
+        for item in loaded
+    ]
 
 
 class _Monitor(keras.callbacks.Callback):
@@ -251,9 +256,7 @@ def train(
     train_names = {c.name for c in train_clips}
     train_loaded = [x for x in loaded if x.clip.name in train_names]
     val_loaded = [x for x in loaded if x.clip.name not in train_names]
-    hop_frames = (
-        max(1, round(settings.train_hop_s * spec.rate_hz / spec.frame_step)) if settings.train_hop_s else None
-    )
+    hop_frames = max(1, round(settings.train_hop_s * spec.rate_hz / spec.frame_step)) if settings.train_hop_s else None
     if settings.augment.copies:
         train_loaded = train_loaded + augmented_copies(train_loaded, settings.augment, spec.rate_hz, settings.seed)
     x_train, y_train, _ = window_arrays(train_loaded, labels, spec, hop_frames, listener, cancel)
@@ -287,9 +290,7 @@ def train(
 
     listener.stage("evaluating", 0, 1)
     val_probs = model.predict(x_val, batch_size=512, verbose=0)
-    evaluation = evaluate_windows(
-        labels, [(item.clip, val_probs[val_owner == i]) for i, item in enumerate(val_loaded)]
-    )
+    evaluation = evaluate_windows(labels, [(item.clip, val_probs[val_owner == i]) for i, item in enumerate(val_loaded)])
     listener.stage("evaluating", 1, 1)
     seconds = time.perf_counter() - start
     info = {

@@ -89,8 +89,11 @@ def test_compressed_formats_keep_the_content(tmp_path, excerpt, suffix, min_corr
     assert w.duration_s == pytest.approx(4.0, abs=0.1)  # lossy codecs pad a little
     # codecs shift by their delay: compare at the best lag within 60 ms
     n = len(reference) - 2000
-    corr = max(np.corrcoef(reference[1000 : 1000 + n], w.samples[1000 + lag : 1000 + lag + n])[0, 1]
-               for lag in range(-960, 961, 8) if 1000 + lag + n <= len(w.samples))
+    corr = max(
+        np.corrcoef(reference[1000 : 1000 + n], w.samples[1000 + lag : 1000 + lag + n])[0, 1]
+        for lag in range(-960, 961, 8)
+        if 1000 + lag + n <= len(w.samples)
+    )
     assert corr > min_corr
 
 
