@@ -12,8 +12,8 @@ import pytest
 from .conftest import REPO
 
 
-def run(*args, check_code=None, timeout=300):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+def run(*args, check_code=None, timeout=300, env=None):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
     proc = subprocess.run(
         [sys.executable, "-m", "musicspeech", *map(str, args)],
         cwd=REPO,
@@ -87,3 +87,34 @@ def test_clear_errors_for_a_missing_model_and_bad_data(tmp_path, music_clip):
     assert proc.stderr.strip() == f"error: {tmp_path / 'nope.msmodel'}: no such model file"
     proc = run("train", "--data", tmp_path / "nothing", check_code=2)
     assert "no such file or folder" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_download_then_train_on_tfds_from_the_command_line(tmp_path, gtzan_dir):
+    """`download` fetches through tensorflow-datasets (from a local mirror), and `train --data tfds` uses it."""
+    import tarfile
+
+    import soundfile as sf
+
+    from .conftest import GTZAN_MUSIC, GTZAN_SPEECH, SUBSET_MUSIC, SUBSET_SPEECH
+    from .test_tfds_source import Server
+
+    tree = tmp_path / "archive" / "music_speech"
+    for folder, names in ((GTZAN_MUSIC, SUBSET_MUSIC[:4]), (GTZAN_SPEECH, SUBSET_SPEECH[:4])):
+        (tree / folder.name).mkdir(parents=True)
+        for name in names:
+            x, rate = sf.read(folder / f"{name}.wav", dtype="int16", frames=4 * 22050)
+            sf.write(tree / folder.name / f"{name}.wav", x, rate, subtype="PCM_16")
+    archive = tmp_path / "music_speech.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tree, arcname="music_speech")
+    env = {"XDG_DATA_HOME": str(tmp_path / "home")}  # where the app keeps tensorflow-datasets' data
+    server = Server(archive.read_bytes())
+    try:
+        proc = run("download", "--url", server.url, env=env, check_code=0)
+    finally:
+        server.close()
+    assert "GTZAN music/speech is ready in" in proc.stdout and str(tmp_path / "home") in proc.stdout
+    model = tmp_path / "tfds.msmodel"
+    proc = run("train", "--data", "tfds", "--epochs", "1", "--out", model, env=env, check_code=0)
+    assert "tensorflow-datasets gtzan_music_speech: 4 music, 4 speech" in proc.stderr
+    assert model.is_file()
