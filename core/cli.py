@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--features", choices=("logmel", "stft"), default="logmel")
     p.add_argument("--window-s", type=float, default=1.0, help="model window length in seconds")
-    p.add_argument("--val-fraction", type=float, default=0.25)
+    p.add_argument("--val-fraction", type=float, default=0.25, help="held out for validation (0: train on all)")
     p.add_argument("--patience", type=int, default=5, help="early stopping patience in epochs (0: off)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_train)
@@ -220,13 +220,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = train(dataset, settings, listener)
     listener.close()
     ev = result.evaluation
-    print(
-        f"validation: clip accuracy {ev.clip_accuracy:.1%}, window accuracy {ev.window_accuracy:.1%} "
-        f"({len(ev.clips)} clips, {result.epochs_run} epochs, {result.seconds:.0f} s)"
-    )
-    _print_confusion(ev.labels, ev.confusion)
-    for c in ev.wrong:
-        print(f"wrong: {c.name} ({c.true_label} called {c.predicted}, {c.probabilities})")
+    if ev is None:
+        print(f"trained on every clip, no validation ({result.epochs_run} epochs, {result.seconds:.0f} s)")
+    else:
+        print(
+            f"validation: clip accuracy {ev.clip_accuracy:.1%}, window accuracy {ev.window_accuracy:.1%} "
+            f"({len(ev.clips)} clips, {result.epochs_run} epochs, {result.seconds:.0f} s)"
+        )
+        _print_confusion(ev.labels, ev.confusion)
+        for c in ev.wrong:
+            print(f"wrong: {c.name} ({c.true_label} called {c.predicted}, {c.probabilities})")
     out = args.out or user_data_dir() / "models" / f"model-{_dt.datetime.now():%Y%m%d-%H%M%S}.msmodel"
     result.bundle.save(out)
     print(f"saved {out}")

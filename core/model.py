@@ -42,6 +42,8 @@ class ModelConfig:
     dense_units: int = 128
     dropout_conv: float = 0.25
     dropout_dense: float = 0.5
+    pool_each: bool = False  # max-pool after every convolution (else once, after the last, as the seed)
+    global_pool: bool = False  # average over time and frequency before the dense layer (else flatten)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,11 +72,14 @@ def build_model(
     if config.resize:
         x = keras.layers.Resizing(*config.resize)(x)
     x = keras.layers.Normalization(mean=norm_mean, variance=norm_variance)(x)
-    for filters in config.conv_filters:
+    for i, filters in enumerate(config.conv_filters):
         x = keras.layers.Conv2D(filters, 3, activation="relu")(x)
-    x = keras.layers.MaxPooling2D()(x)
+        if config.pool_each and i < len(config.conv_filters) - 1:
+            x = keras.layers.MaxPooling2D()(x)
+    if not config.global_pool:
+        x = keras.layers.MaxPooling2D()(x)
     x = keras.layers.Dropout(config.dropout_conv)(x)
-    x = keras.layers.Flatten()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x) if config.global_pool else keras.layers.Flatten()(x)
     x = keras.layers.Dense(config.dense_units, activation="relu")(x)
     x = keras.layers.Dropout(config.dropout_dense)(x)
     outputs = keras.layers.Dense(n_classes, activation="softmax", name="probabilities")(x)

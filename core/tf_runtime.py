@@ -49,3 +49,4 @@ def _import_quietly():
 
 
 tf, keras = _import_quietly()
+tf.get_logger().setLevel("ERROR")  # e.g. retracing notices when many models are trained in one process

@@ -31,7 +31,7 @@ class TrainSettings:
     epochs: int = 20
     batch_size: int = 64
     learning_rate: float = 1e-3
-    val_fraction: float = 0.25
+    val_fraction: float = 0.25  # 0: train on every clip, with no evaluation (for the final model)
     seed: int = 0
     patience: int = 5  # stop after this many epochs without a better validation loss; 0 = never
     train_hop_s: float | None = None  # hop between training windows; None = the features' hop
@@ -138,7 +138,7 @@ def evaluate_windows(labels: Sequence[str], outcomes: Sequence[tuple[Clip, np.nd
 class TrainResult:
     bundle: ModelBundle
     history: dict[str, list[float]]
-    evaluation: Evaluation
+    evaluation: Evaluation | None  # None when there was no validation split (val_fraction 0)
     summary: DataSummary
     cancelled: bool  # True: stopped by the user; the bundle holds the best weights seen until then
     epochs_run: int
@@ -245,8 +245,13 @@ def train(
     listener = listener or TrainingListener()
     start = time.perf_counter()
     spec, labels = settings.features, dataset.labels
-    train_clips, val_clips = split or split_train_val(dataset.clips, settings.val_fraction, settings.seed)
-    if not train_clips or not val_clips:
+    if split is not None:
+        train_clips, val_clips = split
+    elif settings.val_fraction == 0:  # everything for training (the shipped model); no evaluation
+        train_clips, val_clips = list(dataset.clips), []
+    else:
+        train_clips, val_clips = split_train_val(dataset.clips, settings.val_fraction, settings.seed)
+    if not train_clips or (settings.val_fraction > 0 and not val_clips):
         raise DatasetError("need clips on both sides of the split: add more recordings per class")
 
     all_clips = list(train_clips) + list(val_clips)
@@ -261,7 +266,7 @@ def train(
         train_loaded = train_loaded + augmented_copies(train_loaded, settings.augment, spec.rate_hz, settings.seed)
     x_train, y_train, _ = window_arrays(train_loaded, labels, spec, hop_frames, listener, cancel)
     x_val, y_val, val_owner = window_arrays(val_loaded, labels, spec, None, listener, cancel)
-    if len(x_train) == 0 or len(x_val) == 0:
+    if len(x_train) == 0 or (val_clips and len(x_val) == 0):
         raise DatasetError("no usable audio on one side of the split (all clips unreadable or empty)")
 
     keras.utils.set_random_seed(settings.seed)
@@ -276,7 +281,7 @@ def train(
     fit = model.fit(
         x_train,
         y_train,
-        validation_data=(x_val, y_val),
+        validation_data=(x_val, y_val) if len(x_val) else None,
         epochs=settings.epochs,
         batch_size=settings.batch_size,
         shuffle=True,
@@ -288,10 +293,13 @@ def train(
     model.set_weights(monitor.best_weights)
     history = {k: [float(v) for v in vs][: monitor.epochs_run] for k, vs in fit.history.items()}
 
-    listener.stage("evaluating", 0, 1)
-    val_probs = model.predict(x_val, batch_size=512, verbose=0)
-    evaluation = evaluate_windows(labels, [(item.clip, val_probs[val_owner == i]) for i, item in enumerate(val_loaded)])
-    listener.stage("evaluating", 1, 1)
+    evaluation = None
+    if len(x_val):
+        listener.stage("evaluating", 0, 1)
+        val_probs = model.predict(x_val, batch_size=512, verbose=0)
+        owned = [(item.clip, val_probs[val_owner == i]) for i, item in enumerate(val_loaded)]
+        evaluation = evaluate_windows(labels, owned)
+        listener.stage("evaluating", 1, 1)
     seconds = time.perf_counter() - start
     info = {
         "data": {
@@ -313,7 +321,9 @@ def train(
             "window_accuracy": evaluation.window_accuracy,
             "confusion": evaluation.confusion,
             "window_confusion": evaluation.window_confusion,
-        },
+        }
+        if evaluation
+        else {},
         "history": history,
     }
     bundle = ModelBundle(model=model, labels=labels, features=spec, config=settings.model, info=info)

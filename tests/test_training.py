@@ -66,3 +66,10 @@ def test_early_stopping_ends_a_run_that_stops_improving(subset_dir):
     rec = Recorder()
     result = train(from_folder(subset_dir), TrainSettings(epochs=10, learning_rate=0.0, patience=2), rec)
     assert result.epochs_run == 3  # the first epoch is the best; two more without improvement
+
+
+def test_training_on_every_clip_has_no_evaluation(subset_dir):
+    result = train(from_folder(subset_dir), TrainSettings(epochs=2, val_fraction=0.0, patience=0))
+    assert result.evaluation is None and result.epochs_run == 2
+    assert len(result.bundle.info["data"]["train_clips"]) == 24 and result.bundle.info["data"]["val_clips"] == []
+    assert "val_loss" not in result.history and len(result.history["loss"]) == 2

@@ -1,0 +1,109 @@
+"""Exports of a bundle for other programs: `.keras`, `.tflite`, and a JSON that states the exact preprocessing.
+
+The network takes feature windows, not audio: the JSON says how to make them (rate, resampling, frames,
+FFT, mel bands, log offset, window normalisation, windows and hop) so that another program can reproduce them.
+`parity` runs each export on windows of reference clips and reports the largest probability difference from
+the bundle's own network.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from core.atomic import write_bytes, write_text
+from core.model import ModelBundle
+from core.tf_runtime import keras, tf
+
+
+def preprocessing(bundle: ModelBundle) -> dict:
+    """Everything another program needs to turn audio into this network's input, and its output into labels."""
+    s = bundle.features
+    steps = [
+        "decode; mix channels down to mono as their mean; scale integers to [-1, 1)",
+        f"resample to {s.rate_hz} Hz (soxr, quality HQ)",
+        f"cut frames of {s.frame_length} samples every {s.frame_step} samples (no padding at the ends)",
+        f"multiply each frame by a periodic Hann window of {s.frame_length} samples",
+        f"|rfft| with n={s.fft_length} (the frame zero-padded at its end)",
+    ]
+    if s.kind == "logmel":
+        steps += [
+            f"multiply by {s.n_mels} triangular mel filters (HTK mel scale, {s.fmin_hz:g}-{s.fmax_hz:g} Hz, "
+            "as tf.signal.linear_to_mel_weight_matrix; the DC bin has no weight)",
+            f"natural log of (mel + {s.log_offset:g})",
+        ]
+    steps.append(
+        f"windows of {s.frames_per_window} consecutive frames every {s.hop_frames} frames "
+        f"({s.window_s:g} s every {s.hop_samples / s.rate_hz:g} s); a signal shorter than one window "
+        "is zero-padded to one window"
+    )
+    if s.window_norm:
+        steps.append("subtract each window's mean over all its frames and bins")
+    steps.append(f"input: float32 [batch, {s.frames_per_window}, {s.n_bins}] (time, frequency)")
+    return {
+        "labels": list(bundle.labels),
+        "input_shape": [None, *s.window_shape],
+        "output": "probabilities [batch, n_labels] (softmax), in the order of `labels`",
+        "clip_verdict": "mean of the window probabilities; the label with the largest mean",
+        "features": s.to_dict(),
+        "derived": {
+            "frames_per_window": s.frames_per_window,
+            "hop_frames": s.hop_frames,
+            "window_samples": s.window_samples,
+            "hop_samples": s.hop_samples,
+            "n_bins": s.n_bins,
+        },
+        "steps": steps,
+    }
+
+
+def export(bundle: ModelBundle, out_dir: Path, stem: str) -> dict[str, Path]:
+    """Write `<stem>.keras`, `<stem>.tflite` and `<stem>.preprocessing.json` into `out_dir`, each atomically."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "keras": out_dir / f"{stem}.keras",
+        "tflite": out_dir / f"{stem}.tflite",
+        "preprocessing": out_dir / f"{stem}.preprocessing.json",
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle.model.save(Path(tmp) / "model.keras")  # Keras insists on the suffix; then moved in atomically
+        write_bytes(paths["keras"], (Path(tmp) / "model.keras").read_bytes())
+    write_bytes(paths["tflite"], tflite_bytes(bundle))
+    write_text(paths["preprocessing"], json.dumps(preprocessing(bundle), indent=2))
+    return paths
+
+
+def tflite_bytes(bundle: ModelBundle) -> bytes:
+    tmp = Path(tempfile.mkdtemp(prefix="musicspeech-export-"))
+    try:
+        bundle.model.export(tmp / "saved_model", format="tf_saved_model", verbose=False)
+        return tf.lite.TFLiteConverter.from_saved_model(str(tmp / "saved_model")).convert()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def parity(bundle: ModelBundle, paths: dict[str, Path], windows: np.ndarray) -> dict[str, float]:
+    """Largest absolute probability difference of each export from the bundle's network, on `windows`."""
+    reference = bundle.model.predict(windows, batch_size=256, verbose=0)
+    reloaded = keras.saving.load_model(paths["keras"], compile=False, safe_mode=True)
+    keras_probs = reloaded.predict(windows, batch_size=256, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tf.lite.Interpreter announces its move to the ai-edge-litert package
+        interpreter = tf.lite.Interpreter(model_path=str(paths["tflite"]))
+    inp = interpreter.get_input_details()[0]
+    out = interpreter.get_output_details()[0]
+    interpreter.resize_tensor_input(inp["index"], [len(windows), *windows.shape[1:]])
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(inp["index"], np.ascontiguousarray(windows, dtype=np.float32))
+    interpreter.invoke()
+    tflite_probs = interpreter.get_tensor(out["index"])
+    return {
+        "keras": float(np.max(np.abs(keras_probs - reference))),
+        "tflite": float(np.max(np.abs(tflite_probs - reference))),
+    }

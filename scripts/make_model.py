@@ -1,0 +1,89 @@
+"""Train the shipped model from the real GTZAN clips and write it, with its exports, to resources/models/.
+
+    ./scripts/make_model.sh      # runs this with --data ../shared/data/gtzan_music_speech
+
+The recipe is `core.recipes.SHIPPED`, trained on every clip (no held-out split: the 5-fold cross-validation in
+`bench/accuracy.py` measures how the recipe generalises). The bundle records the exact data (a SHA-256 over
+every file's name and contents), the settings, the seed, the package versions and this command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from core.datasets import from_folder, load_clips  # noqa: E402
+from core.export import export, parity  # noqa: E402
+from core.features import frame_features, windows  # noqa: E402
+from core.recipes import SHIPPED  # noqa: E402
+from core.training import TrainingListener, train  # noqa: E402
+
+STEM = "musicspeech"
+
+
+def data_fingerprint(paths: list[Path], root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "gtzan_music_speech")
+    parser.add_argument("--out", type=Path, default=ROOT / "resources" / "models")
+    parser.add_argument("--seed", type=int, default=SHIPPED.seed)
+    parser.add_argument("--epochs", type=int, help="default: the recipe's")
+    args = parser.parse_args(argv)
+
+    dataset = from_folder(args.data)
+    settings = dataclasses.replace(
+        SHIPPED, val_fraction=0.0, seed=args.seed, patience=0, epochs=args.epochs or SHIPPED.epochs
+    )
+    print(f"training the shipped model on {dataset.source}: {dataset.counts()}", flush=True)
+    start = time.perf_counter()
+
+    class Progress(TrainingListener):
+        def data(self, summary):
+            for line in summary.lines():
+                print(f"  data: {line}", flush=True)
+
+        def epoch(self, epoch, epochs, logs):
+            print(f"  epoch {epoch + 1}/{epochs}: loss {logs['loss']:.4f} accuracy {logs['accuracy']:.4f}", flush=True)
+
+    result = train(dataset, settings, Progress())
+    bundle = result.bundle
+    bundle.info["data"]["sha256"] = data_fingerprint([c.path for c in dataset.clips], Path(dataset.source))
+    bundle.info["data"]["source"] = "GTZAN music/speech (../shared/data/gtzan_music_speech, 64 music + 64 speech)"
+    bundle.info["recipe"] = "shipped"
+    bundle.info["command"] = "scripts/make_model.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    path = bundle.save(args.out / f"{STEM}.msmodel")
+    print(f"saved {path} ({path.stat().st_size / 1e6:.2f} MB) after {time.perf_counter() - start:.0f} s")
+
+    paths = export(bundle, args.out, STEM)
+    reference = [c for c in dataset.clips if c.name.endswith(("/blues.wav", "/acomic.wav", "/jazz.wav", "/news1.wav"))]
+    loaded, _ = load_clips(reference, bundle.features.rate_hz)
+    spec = bundle.features
+    ref_windows = np.concatenate([windows(frame_features(item.waveform.samples, spec), spec) for item in loaded])
+    diffs = parity(bundle, paths, ref_windows)
+    for p in paths.values():
+        print(f"exported {p.name} ({p.stat().st_size / 1e3:.0f} kB)")
+    print(
+        f"parity on {len(ref_windows)} windows of {len(loaded)} clips: largest probability difference "
+        + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items())
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
