@@ -20,6 +20,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, _mode_for_new_files())  # mkstemp makes it private; a saved file gets the usual permissions
     try:
         yield tmp
         _fsync_file(tmp)
@@ -38,6 +39,12 @@ def write_bytes(target: str | os.PathLike, data: bytes) -> Path:
 
 def write_text(target: str | os.PathLike, text: str) -> Path:
     return write_bytes(target, text.encode("utf-8"))
+
+
+def _mode_for_new_files() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _fsync_file(path: Path) -> None:

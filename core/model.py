@@ -38,6 +38,7 @@ class ModelConfig:
     """The CNN's shape. Defaults are the seed's: Resizing 32x32, Conv2D 32 and 64, Dense 128."""
 
     resize: tuple[int, int] | None = (32, 32)
+    input_pool: tuple[int, int] = (1, 1)  # average-pool (time, frequency) first: cheaper convolutions
     conv_filters: tuple[int, ...] = (32, 64)
     dense_units: int = 128
     dropout_conv: float = 0.25
@@ -54,6 +55,8 @@ class ModelConfig:
         values = {k: v for k, v in data.items() if k in known}
         if values.get("resize") is not None:
             values["resize"] = tuple(values["resize"])
+        if "input_pool" in values:
+            values["input_pool"] = tuple(values["input_pool"])
         if "conv_filters" in values:
             values["conv_filters"] = tuple(values["conv_filters"])
         return cls(**values)
@@ -72,6 +75,8 @@ def build_model(
     if config.resize:
         x = keras.layers.Resizing(*config.resize)(x)
     x = keras.layers.Normalization(mean=norm_mean, variance=norm_variance)(x)
+    if tuple(config.input_pool) != (1, 1):
+        x = keras.layers.AveragePooling2D(config.input_pool)(x)
     for i, filters in enumerate(config.conv_filters):
         x = keras.layers.Conv2D(filters, 3, activation="relu")(x)
         if config.pool_each and i < len(config.conv_filters) - 1:

@@ -37,6 +37,10 @@ def test_ruff_is_clean():
     ruff = shutil.which("ruff", path=str(REPO / ".venv" / "bin")) or shutil.which("ruff")
     assert ruff, "ruff comes with the test extras: run ./test.sh"
     proc = subprocess.run(
-        [ruff, "check", "core", "gui", "tests", "scripts", "bench", "musicspeech.py"], cwd=REPO, capture_output=True, text=True, check=False
+        [ruff, "check", "core", "gui", "tests", "scripts", "bench", "musicspeech.py"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout

@@ -152,3 +152,15 @@ def test_a_network_that_does_not_fit_its_settings_is_refused(trained, tmp_path):
 
     with pytest.raises(ModelError, match="does not match its settings"):
         ModelBundle.load(rewrite(good, tmp_path / "mismatch.msmodel", other_spec))
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from core.atomic import write_text
+
+    path = write_text(tmp_path / "settings.json", "{}")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask

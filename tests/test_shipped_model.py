@@ -1,0 +1,99 @@
+"""The model that ships in resources/models: it loads, its metadata says how it is used, and it is right on
+clips it never saw (its held-out GTZAN fold and the out-of-domain devset)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.datasets import from_folder
+from core.inference import Classifier
+from core.model import ModelBundle
+from core.paths import shipped_model_path
+from core.recipes import SHIPPED
+
+from .conftest import GTZAN_DIR, REPO
+
+DEVSET = Path("/tmp/musicspeech-devset")
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    path = shipped_model_path()
+    assert path.is_file(), "the shipped model is missing: ./scripts/make_model.sh makes it"
+    return ModelBundle.load(path)
+
+
+@pytest.fixture(scope="module")
+def classifier(shipped):
+    return Classifier(shipped)
+
+
+@pytest.fixture(scope="session")
+def devset():
+    """The out-of-domain devset, built once from Debian packages (../shared/devset)."""
+    if not (DEVSET / "labels.csv").is_file():
+        subprocess.run(
+            ["bash", str(REPO.parent / "shared" / "devset" / "build.sh"), str(DEVSET)], check=True, capture_output=True
+        )
+    return from_folder(DEVSET)
+
+
+def test_the_shipped_bundle_is_small_and_records_how_it_was_made(shipped):
+    assert shipped_model_path().stat().st_size < 2_000_000
+    assert shipped.labels == ("music", "speech")
+    assert shipped.features == SHIPPED.features and shipped.config == SHIPPED.model
+    info = shipped.info
+    assert info["recipe"] == "shipped" and "make_model.py" in info["command"]
+    training = info["training"]
+    assert (
+        training["augment"] == json.loads(json.dumps(SHIPPED.augment.to_dict()))
+        and training["learning_rate"] == SHIPPED.learning_rate
+    )
+    assert info["data"]["summary"]["counts"] == {"music": 64, "speech": 64}
+    assert len(info["data"]["train_clips"]) + len(info["data"]["val_clips"]) == 128
+    assert info["metrics"]["clip_accuracy"] == 1.0
+
+
+def test_the_recorded_data_fingerprint_is_the_data_on_disk(shipped):
+    sys.path.insert(0, str(REPO / "scripts"))
+    from make_model import data_fingerprint
+
+    paths = [c.path for c in from_folder(GTZAN_DIR).clips]
+    assert data_fingerprint(paths, GTZAN_DIR) == shipped.info["data"]["sha256"]
+
+
+def test_held_out_gtzan_clips_are_right(shipped, classifier):
+    held_out = shipped.info["data"]["val_clips"]
+    for name in held_out[:3] + held_out[-3:]:
+        label, filename = name.split("/")
+        prediction = classifier.classify_path(GTZAN_DIR / "music_speech" / f"{label}_wav" / filename)
+        assert prediction.label == label, name
+
+
+def test_out_of_domain_clips_are_right(classifier, devset):
+    picks = [c for c in devset.clips if c.name.endswith(("_00.wav", "_07.wav"))]
+    assert len(picks) >= 8
+    for clip in picks:
+        assert classifier.classify(clip.waveform(16000)).label == clip.label, clip.name
+
+
+def test_exports_beside_the_bundle_state_its_preprocessing(shipped):
+    folder = shipped_model_path().parent
+    assert (folder / "musicspeech.keras").is_file() and (folder / "musicspeech.tflite").is_file()
+    recipe = json.loads((folder / "musicspeech.preprocessing.json").read_text())
+    assert recipe["features"] == shipped.features.to_dict() and recipe["labels"] == ["music", "speech"]
+
+
+def test_the_command_line_uses_the_shipped_model_by_default(speech_clip):
+    proc = subprocess.run(
+        [sys.executable, "-m", "musicspeech", "classify", str(speech_clip), "--format", "json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["label"] == "speech"
