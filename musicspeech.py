@@ -10,11 +10,14 @@ from collections.abc import Sequence
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from core.cli import COMMANDS
-    from core.cli import main as cli_main
 
-    if not argv or argv[0] in COMMANDS or argv[0].startswith("-"):
+    if argv and (argv[0] in COMMANDS or argv[0].startswith("-")):
+        from core.cli import main as cli_main
+
         return cli_main(argv)
-    return cli_main(["classify", *argv])  # until the desktop app lands, file names are classified
+    from gui.app import main as gui_main
+
+    return gui_main(argv)
 
 
 if __name__ == "__main__":

@@ -96,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    from core.inference import Classifier, expand_paths
+    from core.datasets import expand_paths
+    from core.inference import Classifier
 
     paths = expand_paths(args.paths)
     if not paths:
@@ -133,24 +134,13 @@ def _table_row(result) -> str:
 
 
 def _csv_writer(out: TextIO, labels: Sequence[str]):
+    from core.reports import csv_header, csv_row
+
     w = csv.writer(out)
-    w.writerow(["path", "label", "confidence", *[f"p_{label}" for label in labels], "duration_s", "error"])
+    w.writerow(csv_header(labels))
 
     def write(result) -> None:
-        p = result.prediction
-        if p is None:
-            w.writerow([str(result.path), "", "", *[""] * len(labels), "", result.error])
-        else:
-            w.writerow(
-                [
-                    str(result.path),
-                    p.label,
-                    f"{p.confidence:.4f}",
-                    *[f"{x:.4f}" for x in p.probabilities],
-                    f"{p.duration_s:.3f}",
-                    "",
-                ]
-            )
+        w.writerow(csv_row(result, labels))
         out.flush()
 
     return write

@@ -170,6 +170,18 @@ def _label_from_folder(name: str) -> str:
     return name[: -len("_wav")] if name.lower().endswith("_wav") else name
 
 
+def expand_paths(paths: Sequence[str | os.PathLike]) -> list[Path]:
+    """Files as given, and the audio files inside folders (recursively, sorted). Unknown paths are kept so
+    that they get their own error line."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS))
+        else:
+            out.append(p)
+    return out
+
+
 # Loading and summary -------------------------------------------------------------------------------------
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from core.audio import Waveform, load_audio
-from core.datasets import AUDIO_EXTENSIONS
 from core.errors import AudioError, Cancelled
 from core.features import waveform_windows
 from core.model import ModelBundle
@@ -245,15 +244,3 @@ def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
     padded = np.pad(x, ((pad, pad), (0, 0)), mode="edge")
     kernel = np.ones(width, dtype=np.float32) / width
     return np.stack([np.convolve(padded[:, j], kernel, mode="valid") for j in range(x.shape[1])], axis=1)
-
-
-def expand_paths(paths: Sequence[str | os.PathLike]) -> list[Path]:
-    """Files as given, and the audio files inside folders (recursively, sorted). Unknown paths are kept so
-    that they get their own error line."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS))
-        else:
-            out.append(p)
-    return out

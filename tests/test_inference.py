@@ -5,8 +5,9 @@ import pytest
 import soundfile as sf
 
 from core.audio import Waveform, load_audio
+from core.datasets import expand_paths
 from core.errors import Cancelled
-from core.inference import Classifier, expand_paths, segments
+from core.inference import Classifier, segments
 
 from .conftest import GTZAN_MUSIC, GTZAN_SPEECH
 

@@ -1,0 +1,65 @@
+"""Results as files: CSV per file and per segment, JSON, and Audacity label tracks. Shared by the CLI and the app."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+
+from core.inference import FileResult, Prediction
+
+
+def csv_header(labels: Sequence[str]) -> list[str]:
+    return ["path", "label", "confidence", *[f"p_{label}" for label in labels], "duration_s", "error"]
+
+
+def csv_row(result: FileResult, labels: Sequence[str]) -> list[str]:
+    p = result.prediction
+    if p is None:
+        return [str(result.path), "", "", *[""] * len(labels), "", result.error or ""]
+    return [
+        str(result.path),
+        p.label,
+        f"{p.confidence:.4f}",
+        *[f"{x:.4f}" for x in p.probabilities],
+        f"{p.duration_s:.3f}",
+        "",
+    ]
+
+
+def files_csv(results: Sequence[FileResult], labels: Sequence[str]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(csv_header(labels))
+    writer.writerows(csv_row(r, labels) for r in results)
+    return out.getvalue()
+
+
+def segments_csv(results: Sequence[FileResult], labels: Sequence[str]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["path", "start_s", "end_s", "label", *[f"p_{label}" for label in labels]])
+    for r in results:
+        for s in r.prediction.segments if r.prediction else ():
+            writer.writerow(
+                [
+                    str(r.path),
+                    f"{s.start_s:.3f}",
+                    f"{s.end_s:.3f}",
+                    s.label,
+                    *[f"{s.probabilities[label]:.4f}" for label in labels],
+                ]
+            )
+    return out.getvalue()
+
+
+def files_json(results: Sequence[FileResult]) -> str:
+    return json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False)
+
+
+def audacity_labels(prediction: Prediction) -> str:
+    """An Audacity label track (File > Import > Labels): start, end and label of each segment, tab-separated."""
+    return "".join(
+        f"{s.start_s:.3f}\t{s.end_s:.3f}\t{s.label} ({s.probabilities[s.label]:.0%})\n" for s in prediction.segments
+    )

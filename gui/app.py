@@ -1,0 +1,47 @@
+"""Start the desktop app: the window first, then TensorFlow and the model in the background."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")  # pyqtgraph would prefer PyQt6 if it were installed
+
+from PySide6.QtCore import QSettings, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from core.paths import shipped_model_path  # noqa: E402
+from gui.active_model import ActiveModel  # noqa: E402
+from gui.main_window import MainWindow  # noqa: E402
+
+
+def model_to_load(settings: QSettings) -> Path:
+    """The model the user chose last time if it is still there, else the shipped one."""
+    chosen = settings.value("model/path", "")
+    if chosen and Path(chosen).is_file():
+        return Path(chosen)
+    return shipped_model_path()
+
+
+def create_window(paths: Sequence[str] = (), settings: QSettings | None = None) -> MainWindow:
+    """The main window, shown, with the model loading in the background and `paths` opened."""
+    model = ActiveModel()
+    window = MainWindow(model, settings)
+    model.setParent(window)
+    window.show()
+    QTimer.singleShot(0, lambda: model.load(model_to_load(window.settings)))
+    if paths:
+        window.open_files([Path(p) for p in paths])
+    return window
+
+
+def main(argv: Sequence[str] = ()) -> int:
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "musicspeech"])
+    app.setOrganizationName("musicspeech")
+    app.setApplicationName("musicspeech")
+    window = create_window(list(argv))
+    code = app.exec()
+    del window
+    return code

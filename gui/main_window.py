@@ -1,0 +1,134 @@
+"""The main window: the tabs, drag and drop anywhere, menus and shortcuts, the status line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
+
+from core import __version__
+from gui.active_model import ActiveModel
+from gui.classify_tab import ClassifyTab
+from gui.inspect_tab import InspectTab
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, model: ActiveModel, settings: QSettings | None = None):
+        super().__init__()
+        self.model = model
+        self.settings = settings or QSettings()
+        self.setWindowTitle("Music or speech")
+        self.setAcceptDrops(True)
+
+        self.inspect_tab = InspectTab(model)
+        self.classify_tab = ClassifyTab(model)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.inspect_tab, "&Inspect")
+        self.tabs.addTab(self.classify_tab, "&Classify")
+        self.tabs.setCurrentWidget(self.classify_tab)
+        self.setCentralWidget(self.tabs)
+
+        self.model_label = QLabel("loading model…")
+        self.model_label.setAccessibleName("Active model")
+        self.statusBar().addPermanentWidget(self.model_label)
+        model.loading.connect(lambda name: self.model_label.setText(f"loading model {name}…"))
+        model.changed.connect(self._model_changed)
+        model.failed.connect(self._model_failed)
+        for tab in (self.inspect_tab, self.classify_tab):
+            tab.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.classify_tab.open_in_inspect.connect(self.open_in_inspect)
+        self._menus()
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1100, 720)
+
+    def _menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&Open in Inspect…", QKeySequence.Open, self.open_dialog)
+        self._action(file_menu, "&Add files to classify…", "Ctrl+Shift+O", self.classify_tab._choose_files)
+        self._action(file_menu, "&Export results…", "Ctrl+E", self.classify_tab.export_dialog)
+        self._action(file_menu, "Load &model…", "Ctrl+M", self.choose_model)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", QKeySequence.Quit, self.close)
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&About", None, self.about)
+
+    def _action(self, menu, text, shortcut, slot) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    # files -------------------------------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        start = self.settings.value("folders/open", "")
+        name, _ = QFileDialog.getOpenFileName(self, "Open audio file", start)
+        if name:
+            self.settings.setValue("folders/open", str(Path(name).parent))
+            self.open_in_inspect(Path(name))
+
+    def open_in_inspect(self, path: Path) -> None:
+        self.tabs.setCurrentWidget(self.inspect_tab)
+        self.inspect_tab.open(path)
+
+    def open_files(self, paths: list[Path]) -> None:
+        """Files from the command line or the desktop: one opens in Inspect, several go to Classify."""
+        if len(paths) == 1 and Path(paths[0]).is_file():
+            self.open_in_inspect(Path(paths[0]))
+        elif paths:
+            self.tabs.setCurrentWidget(self.classify_tab)
+            self.classify_tab.add_paths([Path(p) for p in paths])
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if not paths:
+            return
+        event.acceptProposedAction()
+        if self.tabs.currentWidget() is self.inspect_tab and len(paths) == 1 and paths[0].is_file():
+            self.inspect_tab.open(paths[0])
+        else:
+            self.tabs.setCurrentWidget(self.classify_tab)
+            self.classify_tab.add_paths(paths)
+
+    # model -------------------------------------------------------------------------------------------------
+    def choose_model(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Load model", "", "musicspeech models (*.msmodel)")
+        if name:
+            self.model.load(Path(name))
+
+    def _model_changed(self, description: str) -> None:
+        self.model_label.setText(f"model: {description}")
+        if self.model.path is not None:
+            self.settings.setValue("model/path", str(self.model.path))
+
+    def _model_failed(self, message: str) -> None:
+        self.model_label.setText("no model")
+        QMessageBox.warning(self, "Model not loaded", message)
+
+    def about(self) -> None:
+        import sys
+
+        from PySide6 import __version__ as pyside_version
+
+        tf_version = sys.modules["tensorflow"].__version__ if "tensorflow" in sys.modules else "not loaded yet"
+        QMessageBox.about(
+            self,
+            "About Music or speech",
+            f"<b>musicspeech {__version__}</b><br>Tells music from speech.<br><br>"
+            f"Python {sys.version.split()[0]}, Qt for Python {pyside_version}, TensorFlow {tf_version}",
+        )
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.classify_tab.cancel()
+        super().closeEvent(event)

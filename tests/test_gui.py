@@ -1,0 +1,120 @@
+"""The desktop app driven through its real widgets (pytest-qt, offscreen), with the real core and shipped model."""
+
+import csv
+import json
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from gui.app import create_window
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    w = create_window(settings=settings)
+    qtbot.addWidget(w)
+    assert w.isVisible()
+    assert w.model.classifier is None  # the window is up before TensorFlow and the model
+    qtbot.waitUntil(lambda: w.model.classifier is not None, timeout=60_000)
+    return w
+
+
+def drop(window, paths):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(QPointF(50, 50), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    window.dropEvent(event)
+
+
+def column(table, col):
+    return [table.item(r, col).text() if table.item(r, col) else "" for r in range(table.rowCount())]
+
+
+def test_the_window_shows_which_model_is_active(window):
+    assert "musicspeech.msmodel" in window.model_label.text()
+
+
+def test_dropped_files_and_folders_fill_the_table_with_verdicts(
+    window, qtbot, music_clip, speech_clip, subset_dir, tmp_path
+):
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF....WAVEfmt nothing")
+    drop(window, [music_clip, speech_clip, bad, subset_dir / "speech"])
+    tab = window.classify_tab
+    assert window.tabs.currentWidget() is tab
+    assert tab.table.rowCount() == 3 + 12
+    qtbot.waitUntil(lambda: len(tab.results) == 15, timeout=60_000)
+    rows = {tab.table.item(r, 0).text(): r for r in range(tab.table.rowCount())}
+    verdicts = column(tab.table, 2)
+    assert verdicts[rows["blues.wav"]] == "music" and verdicts[rows["acomic.wav"]] == "speech"
+    assert "broken.wav" in column(tab.table, 4)[rows["broken.wav"]]
+    speech_rows = [r for name, r in rows.items() if name not in ("blues.wav", "broken.wav")]
+    assert sum(verdicts[r] == "speech" for r in speech_rows) >= 12
+    drop(window, [music_clip])  # already listed: nothing new
+    assert tab.table.rowCount() == 15
+
+
+def test_results_export_as_csv_json_segments_and_audacity_labels(window, qtbot, music_clip, speech_clip, tmp_path):
+    tab = window.classify_tab
+    tab.add_paths([music_clip, speech_clip])
+    qtbot.waitUntil(lambda: len(tab.results) == 2, timeout=60_000)
+    out = tmp_path / "out"
+    tab.export(out / "results.csv", "Per file (*.csv)")
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert [r["label"] for r in rows] == ["music", "speech"]
+    tab.export(out / "results.json", "JSON with segments (*.json)")
+    data = json.loads((out / "results.json").read_text())
+    assert data[1]["label"] == "speech" and data[1]["segments"]
+    tab.export(out / "results.segments.csv", "Per segment (*.segments.csv)")
+    assert "start_s" in (out / "results.segments.csv").read_text()
+    tab.export(out / "labels.txt", "Audacity labels, one file each (*.txt)")
+    first = (out / "blues.labels.txt").read_text().splitlines()[0].split("\t")
+    assert float(first[0]) == 0.0 and first[2].startswith("music")
+
+
+def test_a_row_opens_in_inspect_with_waveform_spectrogram_and_timeline(window, qtbot, speech_clip):
+    tab = window.classify_tab
+    tab.add_paths([speech_clip])
+    qtbot.waitUntil(lambda: len(tab.results) == 1, timeout=60_000)
+    tab.table.itemActivated.emit(tab.table.item(0, 0))
+    inspect = window.inspect_tab
+    assert window.tabs.currentWidget() is inspect
+    qtbot.waitUntil(lambda: inspect.current is not None and inspect.current.prediction is not None, timeout=60_000)
+    shown = inspect.current
+    assert shown.waveform.duration_s == pytest.approx(30.0, abs=0.01)
+    assert inspect.wave_curve_max.getData()[0][-1] == pytest.approx(30.0, abs=0.05)
+    image = inspect.spec_image.image
+    frames = 1 + (30 * 16000 - shown.spec.frame_length) // shown.spec.frame_step
+    assert image.shape == (shown.spec.n_bins, frames)  # rows: frequency, columns: time
+    assert inspect.spec_image.mapRectToParent(inspect.spec_image.boundingRect()).width() == pytest.approx(
+        frames * shown.spec.frame_step / 16000, abs=0.02
+    )
+    x, y = inspect.timeline_curve.getData()
+    assert len(y) == 59 and x[-1] == pytest.approx(30.0)
+    assert inspect.verdict.text().startswith("speech")
+    inspect.scale.setCurrentIndex(1)  # linear scale: the frequency axis reaches 8 kHz
+    qtbot.waitUntil(lambda: inspect.current.spec.kind == "stft", timeout=30_000)
+    assert inspect.spec_image.mapRectToParent(inspect.spec_image.boundingRect()).height() == pytest.approx(8000)
+
+
+def test_a_bad_file_in_inspect_says_why_and_keeps_the_window(window, qtbot, tmp_path):
+    bad = tmp_path / "notes.mp3"
+    bad.write_text("not audio")
+    messages = []
+    window.inspect_tab.status.connect(messages.append)
+    window.open_in_inspect(bad)
+    qtbot.waitUntil(lambda: bool(messages), timeout=30_000)
+    assert "notes.mp3" in messages[0] and window.isVisible()
+
+
+def test_another_model_loads_after_classifying(window, qtbot, music_clip, trained):
+    """Loading a model on a worker after classifying once deadlocked TensorFlow on QThreadPool threads."""
+    tab = window.classify_tab
+    tab.add_paths([music_clip])
+    qtbot.waitUntil(lambda: len(tab.results) == 1, timeout=60_000)
+    with qtbot.waitSignal(window.model.changed, timeout=60_000):
+        window.model.load(trained[1])
+    assert "subset.msmodel" in window.model_label.text()
+    assert window.settings.value("model/path") == str(trained[1])
