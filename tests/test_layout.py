@@ -1,8 +1,10 @@
 """The architecture's rules, checked: core/ never imports Qt or gui/, gui/ never imports TensorFlow, ruff is clean."""
 
 import ast
+import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -44,3 +46,18 @@ def test_ruff_is_clean():
         check=False,
     )
     assert proc.returncode == 0, proc.stdout
+
+
+def test_the_app_module_does_not_import_tensorflow():
+    """TensorFlow loads in the background after the window is shown, never on the way to it."""
+    code = "import sys, gui.app; print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
