@@ -185,7 +185,8 @@ def cmd_download(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from core.features import FeatureSpec
     from core.paths import user_data_dir
-    from core.training import TrainSettings, train
+    from core.recipes import TrainSettings
+    from core.training import train
 
     features = (
         FeatureSpec(window_s=args.window_s)

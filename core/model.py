@@ -16,7 +16,7 @@ import platform
 import tempfile
 import zipfile
 import zlib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,40 +26,12 @@ from core import __version__
 from core.atomic import atomic_path
 from core.errors import ModelError
 from core.features import FeatureSpec
+from core.recipes import ModelConfig
 from core.tf_runtime import keras, tf
 
 BUNDLE_FORMAT = "musicspeech-model"
 BUNDLE_VERSION = 1
 MODEL_SUFFIX = ".msmodel"
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """The CNN's shape. Defaults are the seed's: Resizing 32x32, Conv2D 32 and 64, Dense 128."""
-
-    resize: tuple[int, int] | None = (32, 32)
-    input_pool: tuple[int, int] = (1, 1)  # average-pool (time, frequency) first: cheaper convolutions
-    conv_filters: tuple[int, ...] = (32, 64)
-    dense_units: int = 128
-    dropout_conv: float = 0.25
-    dropout_dense: float = 0.5
-    pool_each: bool = False  # max-pool after every convolution (else once, after the last, as the seed)
-    global_pool: bool = False  # average over time and frequency before the dense layer (else flatten)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        if values.get("resize") is not None:
-            values["resize"] = tuple(values["resize"])
-        if "input_pool" in values:
-            values["input_pool"] = tuple(values["input_pool"])
-        if "conv_filters" in values:
-            values["conv_filters"] = tuple(values["conv_filters"])
-        return cls(**values)
 
 
 def build_model(

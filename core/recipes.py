@@ -1,13 +1,68 @@
-"""Named training recipes: the seed's baseline and the one the shipped model is trained with.
+"""Training settings as plain data, and the named recipes: the seed's baseline and the shipped model's.
 
-`scripts/make_model.py`, `bench/accuracy.py` and the tests read them from here, so the shipped model, its
-model card and its checks always describe the same settings.
+`scripts/make_model.py`, `bench/accuracy.py`, the app's Train tab and the tests read them from here, so the
+shipped model, its model card and its checks always describe the same settings. Nothing here imports
+TensorFlow: the app builds settings on the GUI thread.
 """
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 from core.augment import AugmentSettings
 from core.features import FeatureSpec
-from core.model import ModelConfig
-from core.training import TrainSettings
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The CNN's shape. Defaults are the seed's: Resizing 32x32, Conv2D 32 and 64, Dense 128."""
+
+    resize: tuple[int, int] | None = (32, 32)
+    input_pool: tuple[int, int] = (1, 1)  # average-pool (time, frequency) first: cheaper convolutions
+    conv_filters: tuple[int, ...] = (32, 64)
+    dense_units: int = 128
+    dropout_conv: float = 0.25
+    dropout_dense: float = 0.5
+    pool_each: bool = False  # max-pool after every convolution (else once, after the last, as the seed)
+    global_pool: bool = False  # average over time and frequency before the dense layer (else flatten)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if values.get("resize") is not None:
+            values["resize"] = tuple(values["resize"])
+        if "input_pool" in values:
+            values["input_pool"] = tuple(values["input_pool"])
+        if "conv_filters" in values:
+            values["conv_filters"] = tuple(values["conv_filters"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    epochs: int = 20
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    val_fraction: float = 0.25  # 0: train on every clip, with no evaluation (for the final model)
+    seed: int = 0
+    patience: int = 5  # stop after this many epochs without a better validation loss; 0 = never
+    train_hop_s: float | None = None  # hop between training windows; None = the features' hop
+    features: FeatureSpec = field(default_factory=FeatureSpec)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    augment: AugmentSettings = field(default_factory=AugmentSettings)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["features"] = self.features.to_dict()
+        out["model"] = self.model.to_dict()
+        out["augment"] = self.augment.to_dict()
+        return out
+
 
 BASELINE = TrainSettings(
     # The TensorFlow "simple audio" recipe: |STFT| (255/128), resized to 32x32, the tutorial CNN.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -20,31 +20,11 @@ from core.augment import AugmentSettings, augment
 from core.datasets import Clip, Dataset, DataSummary, LoadedClip, load_clips, split_train_val, summarize
 from core.errors import Cancelled, DatasetError
 from core.features import FeatureSpec, frame_features, windows
-from core.model import ModelBundle, ModelConfig, build_model
+from core.model import ModelBundle, build_model
+from core.recipes import TrainSettings
 from core.tf_runtime import keras
 
 CancelCheck = Callable[[], bool]
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    epochs: int = 20
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    val_fraction: float = 0.25  # 0: train on every clip, with no evaluation (for the final model)
-    seed: int = 0
-    patience: int = 5  # stop after this many epochs without a better validation loss; 0 = never
-    train_hop_s: float | None = None  # hop between training windows; None = the features' hop
-    features: FeatureSpec = field(default_factory=FeatureSpec)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    augment: AugmentSettings = field(default_factory=AugmentSettings)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["features"] = self.features.to_dict()
-        out["model"] = self.model.to_dict()
-        out["augment"] = self.augment.to_dict()
-        return out
 
 
 class TrainingListener:
@@ -232,7 +212,7 @@ class _Monitor(keras.callbacks.Callback):
 
 def train(
     dataset: Dataset,
-    settings: TrainSettings = TrainSettings(),
+    settings: TrainSettings | None = None,
     listener: TrainingListener | None = None,
     cancel: CancelCheck | None = None,
     split: tuple[Sequence[Clip], Sequence[Clip]] | None = None,
@@ -242,6 +222,7 @@ def train(
     Cancelling during loading raises `Cancelled`; cancelling during training ends it with the best weights of
     the epochs completed so far (`TrainResult.cancelled`), or raises `Cancelled` if none completed.
     """
+    settings = settings or TrainSettings()
     listener = listener or TrainingListener()
     start = time.perf_counter()
     spec, labels = settings.features, dataset.labels

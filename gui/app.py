@@ -43,5 +43,14 @@ def main(argv: Sequence[str] = ()) -> int:
     app.setApplicationName("musicspeech")
     window = create_window(list(argv))
     code = app.exec()
-    del window
+    window.settings.sync()
+    hard_exit(code)
     return code
+
+
+def hard_exit(code: int) -> None:
+    """Leave without the interpreter's final garbage collection, which aborted ("none_dealloc") with TensorFlow
+    and PySide6 both loaded; everything worth keeping (settings, saved files) is written by now."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -61,6 +61,7 @@ class ClassifyTab(QWidget):
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSortingEnabled(True)
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.AscendingOrder)  # arrival order until a click
         self.table.setAccessibleName("Classification results")
         self.table.itemActivated.connect(self._activated)
 

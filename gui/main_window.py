@@ -12,6 +12,7 @@ from core import __version__
 from gui.active_model import ActiveModel
 from gui.classify_tab import ClassifyTab
 from gui.inspect_tab import InspectTab
+from gui.train_tab import TrainTab
 
 
 class MainWindow(QMainWindow):
@@ -22,9 +23,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Music or speech")
         self.setAcceptDrops(True)
 
+        self.train_tab = TrainTab(model)
         self.inspect_tab = InspectTab(model)
         self.classify_tab = ClassifyTab(model)
         self.tabs = QTabWidget()
+        self.tabs.addTab(self.train_tab, "&Train")
         self.tabs.addTab(self.inspect_tab, "&Inspect")
         self.tabs.addTab(self.classify_tab, "&Classify")
         self.tabs.setCurrentWidget(self.classify_tab)
@@ -36,9 +39,10 @@ class MainWindow(QMainWindow):
         model.loading.connect(lambda name: self.model_label.setText(f"loading model {name}…"))
         model.changed.connect(self._model_changed)
         model.failed.connect(self._model_failed)
-        for tab in (self.inspect_tab, self.classify_tab):
+        for tab in (self.train_tab, self.inspect_tab, self.classify_tab):
             tab.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.classify_tab.open_in_inspect.connect(self.open_in_inspect)
+        self.train_tab.open_in_inspect.connect(self.open_in_inspect)
         self._menus()
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
@@ -131,4 +135,5 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.classify_tab.cancel()
+        self.train_tab.cancel()
         super().closeEvent(event)

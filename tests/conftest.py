@@ -79,7 +79,8 @@ def subset_dir(gtzan_dir, tmp_path_factory) -> Path:
 def trained(subset_dir, tmp_path_factory):
     """A real model trained for a few epochs on 12 + 12 GTZAN clips (about 10 s), saved to disk."""
     from core.datasets import from_folder
-    from core.training import TrainSettings, train
+    from core.recipes import TrainSettings
+    from core.training import train
 
     result = train(from_folder(subset_dir), TrainSettings(epochs=4, patience=0, seed=1))
     path = result.bundle.save(tmp_path_factory.mktemp("model") / "subset.msmodel")

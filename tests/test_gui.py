@@ -118,3 +118,42 @@ def test_another_model_loads_after_classifying(window, qtbot, music_clip, traine
         window.model.load(trained[1])
     assert "subset.msmodel" in window.model_label.text()
     assert window.settings.value("model/path") == str(trained[1])
+
+
+def test_a_short_training_run_draws_the_chart_and_ends_with_a_confusion_matrix(window, qtbot, subset_dir, tmp_path):
+    tab = window.train_tab
+    tab.set_source(subset_dir)
+    tab.recipe.setCurrentText("baseline")
+    tab.epochs.setValue(2)
+    tab.start_button.click()
+    assert not tab.start_button.isEnabled() and tab.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: tab.result is not None, timeout=180_000)
+    assert len(tab.points["loss"][0]) >= 2 * 10  # a point per batch
+    assert len(tab.points["val_accuracy"][0]) == 2  # a point per epoch
+    assert "music: 12 clips" in tab.summary.text()
+    assert (
+        tab.confusion.rowCount() == 2
+        and sum(int(tab.confusion.item(i, j).text()) for i in range(2) for j in range(2)) == 6
+    )
+    tab.confusion.cellClicked.emit(1, 1)  # true speech, called speech
+    assert tab.cell_clips.count() == int(tab.confusion.item(1, 1).text())
+    tab.cell_clips.itemActivated.emit(tab.cell_clips.item(0))
+    assert window.tabs.currentWidget() is window.inspect_tab
+    qtbot.waitUntil(lambda: window.inspect_tab.current is not None, timeout=30_000)
+    with qtbot.waitSignal(window.model.changed, timeout=30_000):
+        tab.save(tmp_path / "mine.msmodel")
+    assert (tmp_path / "mine.msmodel").is_file() and "mine.msmodel" in window.model_label.text()
+
+
+def test_cancel_mid_training_keeps_the_best_epoch(window, qtbot, subset_dir):
+    tab = window.train_tab
+    tab.set_source(subset_dir)
+    tab.recipe.setCurrentText("baseline")
+    tab.epochs.setValue(30)
+    tab.start_button.click()
+    qtbot.waitUntil(lambda: len(tab.points["val_loss"][0]) >= 1, timeout=180_000)
+    tab.cancel_button.click()
+    qtbot.waitUntil(lambda: tab.start_button.isEnabled(), timeout=60_000)
+    assert tab.result is not None and tab.result.cancelled and tab.result.epochs_run < 30
+    assert "kept the best weights" in tab.evaluation_label.text()
+    assert "musicspeech.msmodel" in window.model_label.text()  # the active model is untouched

@@ -10,7 +10,8 @@ import pytest
 from core.atomic import atomic_path
 from core.errors import ModelError
 from core.features import FeatureSpec
-from core.model import ModelBundle, ModelConfig, build_model
+from core.model import ModelBundle, build_model
+from core.recipes import ModelConfig
 
 
 def test_the_seed_cnn_has_the_tutorial_layers():

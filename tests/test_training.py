@@ -5,7 +5,8 @@ import pytest
 
 from core.datasets import from_folder
 from core.errors import Cancelled
-from core.training import TrainingListener, TrainSettings, train
+from core.recipes import TrainSettings
+from core.training import TrainingListener, train
 
 
 class Recorder(TrainingListener):
