@@ -6,8 +6,8 @@ cancelled; and a server that stops sending leaves it waiting for ever. So here:
 
 * the URL is probed first (a plain message within seconds when the host cannot be reached);
 * download-and-prepare runs in a child process ("spawn"), which is terminated on cancel; the parent reports
-  progress from the bytes the child writes, and the child gives up when the server sends nothing for
-  `STALL_TIMEOUT_S`;
+  progress from the bytes the child writes, and stops it when the download has not grown for
+  `STALL_TIMEOUT_S` (tensorflow-datasets downloads through requests with no timeout at all);
 * what tensorflow-datasets leaves half-done is removed, and so is a downloaded file that turned out not to be
   the archive (tensorflow-datasets registers no checksum for this URL, so it would reuse a bad file for ever).
 
@@ -48,7 +48,7 @@ DATASET = "gtzan_music_speech"
 GTZAN_URL = "http://opihi.cs.uvic.ca/sound/music_speech.tar.gz"  # the builder's own default
 SOURCE_NAME = "tensorflow-datasets gtzan_music_speech"
 STALL_TIMEOUT_S = 60.0
-"""The download gives up when the server sends nothing for this long (read by `download_gtzan` per call)."""
+"""A download that has not grown for this long is given up (read by `download_gtzan` at each call)."""
 POLL_S = 0.1
 
 HOST_NOTE = (
@@ -238,21 +238,24 @@ def _prepare_in_child_process(
     work = data_dir / _WORK_DIR
     child = context.Process(
         target=_child_main,
-        args=(str(data_dir), url, float(STALL_TIMEOUT_S), str(work), writer),
+        args=(str(data_dir), url, str(work), writer),
         name="gtzan-download",
         daemon=True,
     )
+    stall_timeout_s = float(STALL_TIMEOUT_S)
     meter = _Meter(data_dir, url, total, progress)
     try:
         child.start()
         writer.close()  # the child holds the only writing end: EOF when it dies
-        while child.exitcode is None:
+        while child.exitcode is None and not reader.poll():  # until the child reports, or dies
             if cancel and cancel():
                 raise Cancelled("download cancelled")
-            meter.poll()
+            if meter.poll() > stall_timeout_s:  # requests waits for ever on a silent server
+                _stop(child)
+                return "stall", f" for {stall_timeout_s:.0f} s"
             child.join(POLL_S)
         outcome = reader.recv() if reader.poll() else None
-    except EOFError:
+    except EOFError:  # died without a word
         outcome = None
     except BaseException:
         _stop(child)
@@ -260,6 +263,8 @@ def _prepare_in_child_process(
         raise
     finally:
         reader.close()
+    child.join(10)  # the work is done; tensorflow's teardown should not keep anyone waiting
+    _stop(child)
     if outcome is None:
         _log_child_output(work)
         return "crash", f" (exit code {child.exitcode})"
@@ -272,6 +277,8 @@ def _prepare_in_child_process(
 
 
 def _stop(child: multiprocessing.process.BaseProcess) -> None:
+    if child.pid is None:  # never started
+        return
     if child.exitcode is None:
         child.terminate()
         child.join(3)
@@ -280,7 +287,7 @@ def _stop(child: multiprocessing.process.BaseProcess) -> None:
         child.join(3)
 
 
-def _child_main(data_dir: str, url: str, stall_timeout_s: float, work_dir: str, conn) -> None:
+def _child_main(data_dir: str, url: str, work_dir: str, conn) -> None:
     """The child process: point the builder at `url`, download and prepare; send back (kind, detail)."""
     import sys
     import tempfile
@@ -294,7 +301,6 @@ def _child_main(data_dir: str, url: str, stall_timeout_s: float, work_dir: str, 
             os.dup2(out.fileno(), fd)
     sys.stdout = sys.stderr = out
     tempfile.tempdir = str(work)  # tensorflow-datasets leaves an empty temporary folder behind per builder
-    socket.setdefaulttimeout(stall_timeout_s)  # requests passes no timeout: a silent server would hang
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         import tensorflow_datasets as tfds
@@ -307,7 +313,7 @@ def _child_main(data_dir: str, url: str, stall_timeout_s: float, work_dir: str, 
         outcome = ("ok", "")
     except BaseException as e:
         traceback.print_exc(file=out)
-        outcome = _classify(e, stall_timeout_s, data_dir)
+        outcome = _classify(e, data_dir)
     try:
         conn.send(outcome)
     except OSError:  # the parent is gone
@@ -317,7 +323,7 @@ def _child_main(data_dir: str, url: str, stall_timeout_s: float, work_dir: str, 
         out.flush()
 
 
-def _classify(error: BaseException, stall_timeout_s: float, data_dir: str) -> tuple[str, str]:
+def _classify(error: BaseException, data_dir: str) -> tuple[str, str]:
     """What went wrong in the child, as (kind, detail) for `_FAILURES`."""
     chain = list(_exception_chain(error))
     names = {type(e).__name__ for e in chain} | {
@@ -326,14 +332,16 @@ def _classify(error: BaseException, stall_timeout_s: float, data_dir: str) -> tu
     text = " | ".join(f"{type(e).__name__}: {e}" for e in chain)
     if any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in chain):
         return "disk", f" in {data_dir}"
-    if names & {"ExtractError", "ReadError", "BadGzipFile", "CouldntDecodeError"} or "zlib" in text.lower():
-        return "bad_archive", f" ({_first_line(str(chain[-1]))[:200]})"
     if "Compressed file ended" in text or "EOFError" in names:
         return "bad_archive", " (the file is cut short)"
+    if "could not be opened successfully" in text:  # tensorflow-datasets tried gz, bz2, xz and tar
+        return "bad_archive", " (it is not a tar or tar.gz file)"
+    if names & {"ExtractError", "ReadError", "BadGzipFile", "CouldntDecodeError"} or "zlib" in text.lower():
+        return "bad_archive", f" ({_first_line(str(chain[-1]))[:200]})"
     if "No examples were yielded" in text:
         return "no_clips", ""
     if names & {"ReadTimeout", "ReadTimeoutError", "ConnectTimeout", "TimeoutError"} or "timed out" in text:
-        return "stall", f" for {stall_timeout_s:.0f} s"
+        return "stall", ""
     if names & {"ChunkedEncodingError", "IncompleteRead", "ProtocolError", "RemoteDisconnected"} or (
         names & {"ConnectionError", "ConnectionResetError"}
     ):
@@ -362,25 +370,31 @@ def _log_child_output(work: Path) -> None:
 
 
 class _Meter:
-    """Progress from the size of the file the child is downloading (tensorflow-datasets' `.tmp.` folder)."""
+    """Progress, and stalls, from the size of the file the child is downloading (tensorflow-datasets'
+    `.tmp.` folder)."""
 
     def __init__(self, data_dir: Path, url: str, total: int | None, progress: ProgressFn | None):
         self.data_dir, self.url, self.total, self.progress = data_dir, url, total, progress
-        self.done, self.downloading = 0, False
+        self.done, self.complete = 0, False
         self.last: tuple[int, int | None] | None = None
+        self.size, self.since = -1, time.monotonic()
 
-    def poll(self) -> None:
-        if self.progress is None:
-            return
+    def poll(self) -> float:
+        """Report progress; returns for how many seconds the download has not grown (0 when not downloading)."""
         tmp_dirs = _download_tmp_dirs(self.data_dir)
         if tmp_dirs:
-            self.downloading = True
-            self._report(sum(_size(f) for d in tmp_dirs for f in _files(d)), self.total)
-        elif self.downloading:  # finished: tensorflow-datasets has moved the file to its cache name
-            self.downloading = False
+            size = sum(_size(f) for d in tmp_dirs for f in _files(d))
+            self._report(size, self.total)
+            if size != self.size:
+                self.size, self.since = size, time.monotonic()
+            return time.monotonic() - self.since
+        if not self.complete:  # finished (or cached before): the file is under its cache name
             cached = _cached_download(self.data_dir, self.url)
             if cached is not None:
+                self.complete = True
                 self._report(self.total or _size(cached), self.total)
+        self.size, self.since = -1, time.monotonic()
+        return 0.0
 
     def finish(self) -> None:
         """The download is complete: report (size, size)."""
@@ -394,7 +408,7 @@ class _Meter:
         if total:
             done = min(done, total)
         self.done = max(self.done, done)
-        if (self.done, total) != self.last and self.progress is not None:
+        if self.progress is not None and (self.done, total) != self.last:
             self.last = (self.done, total)
             self.progress(self.done, total)
 

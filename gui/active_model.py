@@ -34,7 +34,7 @@ class ActiveModel(QObject):
 
             return Classifier.from_path(path)
 
-        self.task = run_task(work, on_result=lambda c: self._set(c, path), on_error=self.failed.emit)
+        self.task = run_task(work, on_result=lambda c: self._set(c, path), on_error=self.failed.emit, owner=self)
 
     def use(self, classifier: Classifier, path: Path | None) -> None:
         """Make an already loaded model (e.g. one just trained) the active one."""

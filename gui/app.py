@@ -9,7 +9,9 @@ from pathlib import Path
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")  # pyqtgraph would prefer PyQt6 if it were installed
 
+import pyqtgraph as pg  # noqa: E402
 from PySide6.QtCore import QSettings, QTimer  # noqa: E402
+from PySide6.QtGui import QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from core.paths import shipped_model_path  # noqa: E402
@@ -25,8 +27,17 @@ def model_to_load(settings: QSettings) -> Path:
     return shipped_model_path()
 
 
+def follow_palette() -> None:
+    """Charts in the system's light or dark colours rather than pyqtgraph's fixed black."""
+    palette = QApplication.palette()
+    pg.setConfigOptions(
+        background=palette.color(QPalette.Base), foreground=palette.color(QPalette.Text), antialias=True
+    )
+
+
 def create_window(paths: Sequence[str] = (), settings: QSettings | None = None) -> MainWindow:
     """The main window, shown, with the model loading in the background and `paths` opened."""
+    follow_palette()
     model = ActiveModel()
     window = MainWindow(model, settings)
     model.setParent(window)

@@ -143,6 +143,7 @@ class ClassifyTab(QWidget):
             on_result=lambda n: self._finished(f"classified {n} files"),
             on_error=lambda m: self._finished(f"classification stopped: {m}", batch),
             on_cancelled=lambda: self._finished("classification cancelled", batch),
+            owner=self,
         )
 
     def cancel(self) -> None:

@@ -136,7 +136,7 @@ class InspectTab(QWidget):
             waveform = load_audio(path, DISPLAY_RATE_HZ)
             return inspect_audio(waveform, spec, classifier)
 
-        self.task = run_task(work, on_result=lambda r: self.show_inspection(r, path), on_error=self._failed)
+        self.task = run_task(work, on_result=lambda r: self.show_inspection(r, path), on_error=self._failed, owner=self)
 
     def show_waveform(self, waveform: Waveform, name: str) -> None:
         """Show samples that are already in memory (a recording)."""

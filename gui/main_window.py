@@ -23,7 +23,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Music or speech")
         self.setAcceptDrops(True)
 
-        self.train_tab = TrainTab(model)
+        self.train_tab = TrainTab(model, self.settings)
         self.inspect_tab = InspectTab(model)
         self.classify_tab = ClassifyTab(model)
         self.tabs = QTabWidget()

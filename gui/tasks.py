@@ -115,6 +115,12 @@ class _Runner:
         self.task, self.fn = task, fn
 
     def run(self) -> None:
+        try:
+            self._run()
+        except RuntimeError:  # the Task went with its owner (a closed window): nobody is waiting any more
+            log.debug("task finished after its owner was deleted")
+
+    def _run(self) -> None:
         ctx = TaskContext(self.task)
         try:
             value = self.fn(ctx)
@@ -147,10 +153,16 @@ def run_task(
     on_progress=None,
     on_partial=None,
     on_cancelled=None,
+    owner: QObject | None = None,
 ) -> Task:
-    """Run `fn(ctx)` on a worker thread; callbacks run on the GUI thread. Returns the `Task` (for `cancel()`)."""
-    task = Task(on_result, on_error, on_progress, on_partial, on_cancelled)
+    """Run `fn(ctx)` on a worker thread; callbacks run on the GUI thread. Returns the `Task` (for `cancel()`).
+
+    With an `owner`, the Task is its child: when the owner is deleted (its window closed), the callbacks are
+    dropped instead of reaching deleted widgets.
+    """
+    task = Task(on_result, on_error, on_progress, on_partial, on_cancelled, parent=owner)
     _live_tasks.add(task)  # keep the Task (and its slots) alive until it is done
     task.done.connect(lambda: _live_tasks.discard(task))
+    task.destroyed.connect(lambda: _live_tasks.discard(task))
     _pool.submit(_Runner(task, fn).run)
     return task

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -31,15 +31,18 @@ from gui.active_model import ActiveModel
 from gui.tasks import run_task
 
 TFDS = "tfds"
+RUN_COLUMNS = ["run", "recipe", "epochs", "batch", "learning rate", "window", "clip acc.", "window acc.", "s"]
 
 
 class TrainTab(QWidget):
     status = Signal(str)
     open_in_inspect = Signal(Path)
 
-    def __init__(self, model: ActiveModel, parent: QWidget | None = None):
+    def __init__(self, model: ActiveModel, settings: QSettings | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.model = model
+        self.settings_store = settings or QSettings()
+        self.runs: list[dict] = []  # finished runs: settings, metrics and validation curves, for comparison
         self.source: str | None = None
         self.task = None
         self.result = None
@@ -121,6 +124,12 @@ class TrainTab(QWidget):
         self.cell_clips.setAccessibleName("Clips in the chosen cell")
         self.cell_clips.itemActivated.connect(lambda item: self.open_in_inspect.emit(Path(item.data(Qt.UserRole))))
         self.evaluation_label = QLabel("")
+        self.runs_table = QTableWidget(0, len(RUN_COLUMNS))
+        self.runs_table.setHorizontalHeaderLabels(RUN_COLUMNS)
+        self.runs_table.setAccessibleName("Training runs compared")
+        self.runs_table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.earlier_curves: list = []
+        self._restore()
 
         sources = QHBoxLayout()
         for w in (self.tfds_button, self.folder_button, self.archive_button):
@@ -134,6 +143,7 @@ class TrainTab(QWidget):
         evaluation = QHBoxLayout()
         evaluation.addWidget(self.confusion, 1)
         evaluation.addWidget(self.cell_clips, 2)
+        evaluation.addWidget(self.runs_table, 3)
         left = QVBoxLayout()
         left.addLayout(form)
         left.addWidget(self.summary)
@@ -186,6 +196,7 @@ class TrainTab(QWidget):
             self.status.emit("choose the data first: download GTZAN or import a folder or archive")
             return
         settings, source = self.settings(), self.source
+        self._remember()
         for xs, ys in self.points.values():
             xs.clear()
             ys.clear()
@@ -223,6 +234,7 @@ class TrainTab(QWidget):
             on_result=self._finished,
             on_error=self._failed,
             on_cancelled=self._cancelled,
+            owner=self,
         )
         self._running(True)
 
@@ -296,6 +308,7 @@ class TrainTab(QWidget):
                 f"{ev.window_accuracy:.1%}; {len(ev.wrong)} clip(s) wrong. Click a cell to list its clips."
             )
             self._show_confusion(ev)
+        self._add_run(result)
         self.status.emit("training cancelled, best weights kept" if result.cancelled else "training finished")
 
     def _failed(self, message: str) -> None:
@@ -309,6 +322,64 @@ class TrainTab(QWidget):
         self.eta.setText("")
         self.evaluation_label.setText("Cancelled before the first epoch ended: no model.")
         self.status.emit("training cancelled")
+
+    # settings kept between runs, and runs compared ---------------------------------------------------------
+    def _remember(self) -> None:
+        s = self.settings_store
+        s.setValue("train/recipe", self.recipe.currentText())
+        s.setValue("train/epochs", self.epochs.value())
+        s.setValue("train/batch_size", self.batch.value())
+        s.setValue("train/learning_rate", self.learning_rate.value())
+        s.setValue("train/window_s", self.window.value())
+        if self.source:
+            s.setValue("train/source", self.source)
+
+    def _restore(self) -> None:
+        s = self.settings_store
+        self.recipe.setCurrentText(str(s.value("train/recipe", self.recipe.currentText())))
+        self.epochs.setValue(int(s.value("train/epochs", self.epochs.value())))
+        self.batch.setValue(int(s.value("train/batch_size", self.batch.value())))
+        self.learning_rate.setValue(float(s.value("train/learning_rate", self.learning_rate.value())))
+        self.window.setValue(float(s.value("train/window_s", self.window.value())))
+        source = s.value("train/source")
+        if source and (source == TFDS or Path(str(source)).exists()):
+            self.set_source(str(source))
+
+    def _add_run(self, result) -> None:
+        ev = result.evaluation
+        run = {
+            "recipe": self.recipe.currentText(),
+            "epochs": result.epochs_run,
+            "batch": self.batch.value(),
+            "lr": self.learning_rate.value(),
+            "window": self.window.value(),
+            "clip": f"{ev.clip_accuracy:.1%}" if ev else "-",
+            "window_acc": f"{ev.window_accuracy:.1%}" if ev else "-",
+            "seconds": f"{result.seconds:.0f}",
+            "curve": [list(v) for v in self.points["val_accuracy"]],
+        }
+        self.runs.append(run)
+        row = self.runs_table.rowCount()
+        self.runs_table.insertRow(row)
+        values = [
+            str(len(self.runs)),
+            run["recipe"],
+            str(run["epochs"]),
+            str(run["batch"]),
+            f"{run['lr']:g}",
+            f"{run['window']:g} s",
+            run["clip"],
+            run["window_acc"],
+            run["seconds"],
+        ]
+        for col, text in enumerate(values):
+            self.runs_table.setItem(row, col, QTableWidgetItem(text))
+        for curve in self.earlier_curves:  # earlier runs' validation accuracy stays on the chart, faded
+            self.acc_plot.removeItem(curve)
+        self.earlier_curves = [
+            self.acc_plot.plot(*r["curve"], pen=pg.mkPen((150, 150, 150), style=Qt.DashLine), name=f"run {i + 1}")
+            for i, r in enumerate(self.runs[:-1][-4:], start=max(0, len(self.runs) - 5))
+        ]
 
     # evaluation ------------------------------------------------------------------------------------------
     def _show_confusion(self, ev) -> None:

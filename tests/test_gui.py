@@ -143,6 +143,25 @@ def test_a_short_training_run_draws_the_chart_and_ends_with_a_confusion_matrix(w
     with qtbot.waitSignal(window.model.changed, timeout=30_000):
         tab.save(tmp_path / "mine.msmodel")
     assert (tmp_path / "mine.msmodel").is_file() and "mine.msmodel" in window.model_label.text()
+    assert tab.runs_table.rowCount() == 1 and tab.runs_table.item(0, 1).text() == "baseline"
+
+
+def test_training_settings_and_source_are_kept_between_runs(qtbot, tmp_path, subset_dir, speech_clip):
+    settings = QSettings(str(tmp_path / "kept.ini"), QSettings.IniFormat)
+    first = create_window(settings=settings)
+    qtbot.addWidget(first)
+    first.train_tab.set_source(subset_dir)
+    first.train_tab.epochs.setValue(7)
+    first.train_tab.learning_rate.setValue(0.002)
+    first.train_tab._remember()
+    first.close()
+    second = create_window([str(speech_clip)], settings=settings)  # as `musicspeech FILE`
+    qtbot.addWidget(second)
+    tab = second.train_tab
+    assert tab.epochs.value() == 7 and tab.learning_rate.value() == pytest.approx(0.002)
+    assert tab.source == str(subset_dir)
+    assert second.tabs.currentWidget() is second.inspect_tab and second.inspect_tab.path == speech_clip
+    qtbot.waitUntil(lambda: second.inspect_tab.current is not None, timeout=60_000)
 
 
 def test_cancel_mid_training_keeps_the_best_epoch(window, qtbot, subset_dir):

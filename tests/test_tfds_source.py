@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from core import tfds_source
 from core.errors import Cancelled, DownloadError
 from core.tfds_source import download_gtzan, is_prepared, load_gtzan
 
 from .conftest import GTZAN_MUSIC, GTZAN_SPEECH
 
 CLIPS = [(GTZAN_MUSIC, "blues"), (GTZAN_MUSIC, "jazz"), (GTZAN_SPEECH, "acomic"), (GTZAN_SPEECH, "allison")]
+SECONDS = 3
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +24,7 @@ def archive(tmp_path_factory, gtzan_dir):
     """A small music_speech.tar.gz in the original layout: 2 + 2 real clips cut to 3 s."""
     root = tmp_path_factory.mktemp("archive")
     for folder, name in CLIPS:
-        x, rate = sf.read(folder / f"{name}.wav", dtype="int16", frames=3 * 22050)
+        x, rate = sf.read(folder / f"{name}.wav", dtype="int16", frames=SECONDS * 22050)
         out = root / "music_speech" / folder.name / f"{name}.wav"
         out.parent.mkdir(parents=True, exist_ok=True)
         sf.write(out, x, rate, subtype="PCM_16")
@@ -32,67 +34,83 @@ def archive(tmp_path_factory, gtzan_dir):
     return path
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):  # clients that hang up early are expected here
+        pass
+
+
 class Server:
-    """A local HTTP server on 127.0.0.1 that serves `body` as the archive, in one of a few behaviours."""
+    """A local HTTP server on 127.0.0.1 serving `body` as the archive, in one of a few behaviours:
+    "ok", "drop" (a few bytes, then the connection is gone), "slow" (trickles), "stall" (a few bytes,
+    then silence), "silent" (never answers), "html" (a web page), or an HTTP status code such as "404"."""
 
     def __init__(self, body: bytes, mode: str = "ok"):
         self.body, self.mode, self.requests = body, mode, 0
+        self.stopping = threading.Event()
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
 
-            def do_HEAD(self):
-                outer.requests += 1
-                self._headers()
-
             def do_GET(self):
                 outer.requests += 1
-                self._headers()
-                if outer.mode == "drop":  # a few bytes, then the connection is gone
-                    self.wfile.write(outer.body[:1000])
-                    self.wfile.flush()
-                    self.connection.close()
-                elif outer.mode == "slow":  # trickles for a long time
-                    for i in range(0, len(outer.body), 2000):
-                        self.wfile.write(outer.body[i : i + 2000])
-                        self.wfile.flush()
-                        time.sleep(0.2)
-                else:
-                    self.wfile.write(outer.body)
-
-            def _headers(self):
+                if outer.mode == "silent":
+                    outer.stopping.wait(60)
+                    return
+                if outer.mode.isdigit():
+                    self.send_error(int(outer.mode))
+                    return
+                body = outer.body
                 self.send_response(200)
-                self.send_header("Content-Type", "application/gzip")
-                self.send_header("Content-Length", str(len(outer.body)))
+                self.send_header("Content-Type", "text/html" if outer.mode == "html" else "application/gzip")
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                if outer.mode in ("drop", "stall"):
+                    self.wfile.write(body[:1000])
+                    self.wfile.flush()
+                    if outer.mode == "stall":
+                        outer.stopping.wait(60)
+                    self.close_connection = True
+                elif outer.mode == "slow":
+                    for i in range(0, len(body), 2000):
+                        if outer.stopping.wait(0.2):
+                            break
+                        self.wfile.write(body[i : i + 2000])
+                        self.wfile.flush()
+                else:
+                    self.wfile.write(body)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/music_speech.tar.gz"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def close(self):
+        self.stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
 
-def leftovers(data_dir):
-    return sorted(
-        str(p.relative_to(data_dir))
-        for p in data_dir.rglob("*")
-        if "incomplete" in p.name or ".tmp." in p.name or "extracted" in p.parts
-    )
+def files_under(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def assert_plain(message: str):
+    assert "\n" not in message and "Traceback" not in message
+    assert "--data" in message and "Import archive or folder" in message
 
 
 def test_download_prepare_and_load_then_offline(archive, tmp_path):
+    size = archive.stat().st_size
     server = Server(archive.read_bytes())
     seen = []
     try:
         ds = load_gtzan(tmp_path, url=server.url, progress=lambda done, total: seen.append((done, total)))
     finally:
         server.close()
+    assert ds.source == "tensorflow-datasets gtzan_music_speech"
     assert ds.labels == ("music", "speech") and ds.counts() == {"music": 2, "speech": 2}
     assert [c.name for c in ds.clips] == [
         "music/blues.wav",
@@ -101,29 +119,68 @@ def test_download_prepare_and_load_then_offline(archive, tmp_path):
         "speech/allison.wav",
     ]
     for clip, (folder, name) in zip(ds.clips, sorted(CLIPS, key=lambda c: (c[0].name, c[1])), strict=True):
-        reference, _ = sf.read(folder / f"{name}.wav", dtype="int16", frames=3 * 22050)
+        reference, _ = sf.read(folder / f"{name}.wav", dtype="int16", frames=SECONDS * 22050)
+        assert clip.samples.dtype == np.int16 and clip.rate_hz == 22050
         np.testing.assert_array_equal(clip.samples, reference)
-        assert clip.rate_hz == 22050
-        assert clip.waveform(16000).duration_s == pytest.approx(3.0, abs=0.01)
-    assert seen and seen[-1] == (archive.stat().st_size, archive.stat().st_size)
-    assert is_prepared(tmp_path) and leftovers(tmp_path) == []
-    again = load_gtzan(tmp_path, download=False)  # the server is gone: no network needed any more
+        wave = clip.waveform(22050)  # scaled by 16-bit full scale, as soundfile reads it
+        np.testing.assert_allclose(wave.samples, reference / 32768.0, atol=1e-6)
+    dones = [d for d, _ in seen]
+    assert seen and dones == sorted(dones) and seen[-1] == (size, size)
+    assert all(total == size for _, total in seen)
+    # What stays: the prepared data set and tensorflow-datasets' copy of the archive; no extracted files.
+    left = files_under(tmp_path)
+    assert is_prepared(tmp_path)
+    assert all(f.startswith(("gtzan_music_speech/1.0.0/", "downloads/gtzan_music_speech/")) for f in left), left
+    assert len([f for f in left if f.startswith("downloads/")]) == 2  # the archive and its .INFO
+    # The server is gone: neither call needs the network any more.
+    assert download_gtzan(tmp_path, url=server.url, connect_timeout_s=1) == tmp_path
+    again = load_gtzan(tmp_path, download=False)
     assert [c.name for c in again.clips] == [c.name for c in ds.clips]
 
 
-def test_unreachable_host_fails_fast_and_points_to_the_import(tmp_path):
-    server = Server(b"")
-    url = server.url
-    server.close()  # nothing listens on that port any more
-    start = time.monotonic()
-    with pytest.raises(DownloadError) as info:
-        download_gtzan(tmp_path, url=url, connect_timeout_s=5)
-    assert time.monotonic() - start < 30  # tensorflow-datasets alone retries for minutes
-    message = str(info.value)
-    assert "refused" in message and "unreachable for years" in message and "--data" in message
-    assert "\n" not in message
-    with pytest.raises(DownloadError, match="not downloaded yet"):
-        load_gtzan(tmp_path, download=False)
+def test_unreachable_hosts_fail_fast_and_point_to_the_import(tmp_path):
+    closed = Server(b"")
+    closed_url = closed.url
+    closed.close()  # nothing listens on that port any more
+    missing, html = Server(b"", mode="404"), Server(b"<html>Welcome</html>", mode="html")
+    cases = [
+        (closed_url, "connection was refused"),
+        ("http://gtzan-music-speech.invalid/sound/music_speech.tar.gz", "host name could not be looked up"),
+        (missing.url, "HTTP 404"),
+        (html.url, "web page"),
+    ]
+    try:
+        for url, reason in cases:
+            start = time.monotonic()
+            with pytest.raises(DownloadError) as info:
+                download_gtzan(tmp_path / "data", url=url, connect_timeout_s=5)
+            assert time.monotonic() - start < 30  # tensorflow-datasets alone retries for about 200 s
+            message = str(info.value)
+            assert reason in message and url in message and "unreachable for years" in message, message
+            assert_plain(message)
+    finally:
+        missing.close()
+        html.close()
+    assert not (tmp_path / "data").exists()
+    with pytest.raises(DownloadError, match="not downloaded yet") as info:
+        load_gtzan(tmp_path / "data", download=False)
+    assert_plain(str(info.value))
+
+
+def test_a_server_that_never_answers_times_out_or_can_be_cancelled(tmp_path):
+    server = Server(b"", mode="silent")
+    try:
+        start = time.monotonic()
+        with pytest.raises(DownloadError, match="no answer within 1 s"):
+            download_gtzan(tmp_path, url=server.url, connect_timeout_s=1)
+        assert time.monotonic() - start < 10
+        start = time.monotonic()
+        with pytest.raises(Cancelled):
+            download_gtzan(tmp_path, url=server.url, cancel=lambda: time.monotonic() - start > 0.3)
+        assert time.monotonic() - start < 3
+    finally:
+        server.close()
+    assert files_under(tmp_path) == []
 
 
 def test_a_dropped_connection_leaves_nothing_that_breaks_the_next_try(archive, tmp_path):
@@ -132,12 +189,36 @@ def test_a_dropped_connection_leaves_nothing_that_breaks_the_next_try(archive, t
     try:
         with pytest.raises(DownloadError, match="connection dropped") as info:
             download_gtzan(tmp_path, url=server.url)
-        assert "--data" in str(info.value)
+        assert_plain(str(info.value))
     finally:
         server.close()
-    assert not is_prepared(tmp_path) and leftovers(tmp_path) == []
+    assert not is_prepared(tmp_path) and files_under(tmp_path) == []
+    # What a run killed outright (power cut) would leave: tensorflow-datasets' temporary folders.
+    stale = [
+        "downloads/gtzan_music_speech/x_music_speech.tar.gz.tmp.0123456789abcdef/music_speech.tar.gz",
+        "downloads/gtzan_music_speech/orphan.tar.gz.INFO",
+        "downloads/extracted/incomplete.0123456789abcdef_TAR_GZ.x/music_speech/music_wav/a.wav",
+        "gtzan_music_speech/incomplete.ABC123_1.0.0/gtzan_music_speech-train.tfrecord-00000-of-00001",
+    ]
+    for name in stale:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"partial")
     server = Server(body)
     try:
+        assert load_gtzan(tmp_path, url=server.url).counts() == {"music": 2, "speech": 2}
+    finally:
+        server.close()
+    assert not set(stale) & set(files_under(tmp_path))
+
+
+def test_a_file_that_is_not_the_archive_is_not_kept(archive, tmp_path):
+    server = Server(b"<html>this is not a tar.gz</html>" * 100)  # served as application/gzip
+    try:
+        with pytest.raises(DownloadError, match="not a readable music_speech.tar.gz") as info:
+            download_gtzan(tmp_path, url=server.url)
+        assert_plain(str(info.value))
+        assert files_under(tmp_path) == []  # tensorflow-datasets would otherwise reuse it for ever
+        server.body = archive.read_bytes()  # the same URL now serves the real archive
         assert load_gtzan(tmp_path, url=server.url).counts() == {"music": 2, "speech": 2}
     finally:
         server.close()
@@ -145,17 +226,31 @@ def test_a_dropped_connection_leaves_nothing_that_breaks_the_next_try(archive, t
 
 def test_cancel_stops_a_download_quickly_and_cleans_up(archive, tmp_path):
     server = Server(archive.read_bytes(), mode="slow")
-    seen = []
+    seen, asked = [], []
+
+    def cancel():
+        if max(seen, default=0) > 10_000:
+            asked.append(asked[0] if asked else time.monotonic())
+            return True
+        return False
+
     try:
-        start = time.monotonic()
         with pytest.raises(Cancelled):
-            download_gtzan(
-                tmp_path,
-                url=server.url,
-                progress=lambda d, t: seen.append(d),
-                cancel=lambda: max(seen, default=0) > 10_000,
-            )
-        assert time.monotonic() - start < 60
+            download_gtzan(tmp_path, url=server.url, progress=lambda done, total: seen.append(done), cancel=cancel)
+        stopped_in = time.monotonic() - asked[0]
     finally:
         server.close()
-    assert not is_prepared(tmp_path) and leftovers(tmp_path) == []
+    assert stopped_in < 5, stopped_in
+    assert not is_prepared(tmp_path) and files_under(tmp_path) == []
+
+
+def test_a_stalled_download_gives_up(archive, tmp_path, monkeypatch):
+    monkeypatch.setattr(tfds_source, "STALL_TIMEOUT_S", 2.0)
+    server = Server(archive.read_bytes(), mode="stall")
+    try:
+        with pytest.raises(DownloadError, match="stopped sending data for 2 s") as info:
+            download_gtzan(tmp_path, url=server.url)
+        assert_plain(str(info.value))
+    finally:
+        server.close()
+    assert files_under(tmp_path) == []
