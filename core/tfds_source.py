@@ -52,7 +52,8 @@ STALL_TIMEOUT_S = 60.0
 POLL_S = 0.1
 
 HOST_NOTE = (
-    "The GTZAN download host has been reported unreachable for years (tensorflow/datasets#4090, pytorch/audio#2743)."
+    "The GTZAN download host has been reported unreachable for years "
+    "(tensorflow/datasets#4090, pytorch/audio#2743)."
 )
 IMPORT_HINT = (
     "If you have music_speech.tar.gz or its extracted folder, import it instead: "
@@ -65,6 +66,7 @@ ProgressFn = Callable[[int, int | None], None]
 
 _WORK_DIR = ".musicspeech-download"  # the child's temporary files and log, removed after every run
 _VERSION_DIR = re.compile(r"^\d+\.\d+\.\d+$")
+_PREPARED_FILES = ("dataset_info.json", "features.json")  # written last, just before the rename
 
 
 def default_data_dir() -> Path:
@@ -110,7 +112,7 @@ def download_gtzan(
     if kind in ("bad_archive", "no_clips"):
         _remove_cached_download(data_dir, url)  # or the next try would reuse it
     _remove_partial(data_dir)
-    raise DownloadError(f"{_FAILURES.get(kind, 'preparing GTZAN failed')}{detail}. " + IMPORT_HINT)
+    raise DownloadError(f"{_FAILURES.get(kind, 'Preparing GTZAN failed')}{detail}. " + IMPORT_HINT)
 
 
 def load_gtzan(
@@ -120,7 +122,7 @@ def load_gtzan(
     progress: ProgressFn | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> Dataset:
-    """GTZAN music/speech as a `Dataset` of in-memory 16-bit clips at 22,050 Hz, downloaded first if needed."""
+    """GTZAN music/speech as a `Dataset` of in-memory 16-bit clips (22,050 Hz), downloaded if needed."""
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     prepared = _prepared_dir(data_dir)
     if prepared is None:
@@ -216,7 +218,7 @@ def _network_reason(error: object, timeout_s: float) -> str:
 _FAILURES = {
     "drop": "Cannot download GTZAN: the connection dropped before the download finished",
     "stall": "Cannot download GTZAN: the server stopped sending data",
-    "http": "Cannot download GTZAN: ",
+    "net": "Cannot download GTZAN: ",
     "bad_archive": "The downloaded file is not a readable music_speech.tar.gz archive",
     "no_clips": "The downloaded archive holds no music_speech/music_wav or speech_wav clips",
     "disk": "Not enough disk space to download and prepare GTZAN",
@@ -296,7 +298,8 @@ def _child_main(data_dir: str, url: str, work_dir: str, conn) -> None:
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     out = open(work / "child.log", "w", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115
-    for fd in (1, 2):  # tensorflow's C++ notices, tqdm bars and banners go to the log, not the user's terminal
+    # TensorFlow's C++ notices, tqdm bars and banners go to the log, not to the user's terminal.
+    for fd in (1, 2):
         with contextlib.suppress(OSError):
             os.dup2(out.fileno(), fd)
     sys.stdout = sys.stderr = out
@@ -342,13 +345,15 @@ def _classify(error: BaseException, data_dir: str) -> tuple[str, str]:
         return "no_clips", ""
     if names & {"ReadTimeout", "ReadTimeoutError", "ConnectTimeout", "TimeoutError"} or "timed out" in text:
         return "stall", ""
+    if "refused" in text.lower():  # the host went away between the probe and the download
+        return "net", "the connection was refused"
+    match = re.search(r"HTTP code: (\d+)|too many (\d+) error responses", text)
+    if match:
+        return "net", f"the server answered HTTP {match.group(1) or match.group(2)}"
     if names & {"ChunkedEncodingError", "IncompleteRead", "ProtocolError", "RemoteDisconnected"} or (
         names & {"ConnectionError", "ConnectionResetError"}
     ):
         return "drop", ""
-    match = re.search(r"HTTP code: (\d+)", text)
-    if match:
-        return "http", f"the server answered HTTP {match.group(1)}"
     return "other", f"{type(error).__name__}: {_first_line(str(error))[:300]}"
 
 
@@ -380,7 +385,7 @@ class _Meter:
         self.size, self.since = -1, time.monotonic()
 
     def poll(self) -> float:
-        """Report progress; returns for how many seconds the download has not grown (0 when not downloading)."""
+        """Report progress; returns how long (s) the download has not grown, 0 when not downloading."""
         tmp_dirs = _download_tmp_dirs(self.data_dir)
         if tmp_dirs:
             size = sum(_size(f) for d in tmp_dirs for f in _files(d))
@@ -431,7 +436,7 @@ def _prepared_dir(data_dir: Path) -> Path | None:
     versions = [
         d
         for d in root.iterdir()
-        if _VERSION_DIR.match(d.name) and (d / "dataset_info.json").is_file() and (d / "features.json").is_file()
+        if _VERSION_DIR.match(d.name) and all((d / f).is_file() for f in _PREPARED_FILES)
     ]
     return max(versions, key=lambda d: tuple(int(x) for x in d.name.split(".")), default=None)
 

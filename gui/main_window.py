@@ -14,6 +14,8 @@ from gui.classify_tab import ClassifyTab
 from gui.inspect_tab import InspectTab
 from gui.train_tab import TrainTab
 
+RECENT_FILES = 8
+
 
 class MainWindow(QMainWindow):
     def __init__(self, model: ActiveModel, settings: QSettings | None = None):
@@ -42,6 +44,7 @@ class MainWindow(QMainWindow):
         for tab in (self.train_tab, self.inspect_tab, self.classify_tab):
             tab.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.classify_tab.open_in_inspect.connect(self.open_in_inspect)
+        self.inspect_tab.opened.connect(self._remember_recent)
         self.train_tab.open_in_inspect.connect(self.open_in_inspect)
         self._menus()
         geometry = self.settings.value("window/geometry")
@@ -53,6 +56,8 @@ class MainWindow(QMainWindow):
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "&Open in Inspect…", QKeySequence.Open, self.open_dialog)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self._fill_recent()
         self._action(file_menu, "&Add files to classify…", "Ctrl+Shift+O", self.classify_tab._choose_files)
         self._action(file_menu, "&Export results…", "Ctrl+E", self.classify_tab.export_dialog)
         self._action(file_menu, "Load &model…", "Ctrl+M", self.choose_model)
@@ -76,6 +81,26 @@ class MainWindow(QMainWindow):
         if name:
             self.settings.setValue("folders/open", str(Path(name).parent))
             self.open_in_inspect(Path(name))
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent/files", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _remember_recent(self, path: Path) -> None:
+        if not Path(path).is_file():
+            return
+        files = [str(path)] + [f for f in self.recent_files() if f != str(path)]
+        self.settings.setValue("recent/files", files[:RECENT_FILES])
+        self._fill_recent()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        files = [f for f in self.recent_files() if Path(f).exists()]
+        for i, name in enumerate(files, start=1):
+            action = self.recent_menu.addAction(f"&{i} {Path(name).name}")
+            action.setToolTip(name)
+            action.triggered.connect(lambda _=False, p=name: self.open_in_inspect(Path(p)))
+        self.recent_menu.setEnabled(bool(files))
 
     def open_in_inspect(self, path: Path) -> None:
         self.tabs.setCurrentWidget(self.inspect_tab)

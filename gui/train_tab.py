@@ -92,6 +92,7 @@ class TrainTab(QWidget):
         self.start_button.setShortcut("Ctrl+T")
         self.start_button.clicked.connect(self.start)
         self.cancel_button = QPushButton("Ca&ncel")
+        self.cancel_button.setShortcut("Esc")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
         self.save_button = QPushButton("Sa&ve and use this model…")

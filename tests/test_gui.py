@@ -162,6 +162,8 @@ def test_training_settings_and_source_are_kept_between_runs(qtbot, tmp_path, sub
     assert tab.source == str(subset_dir)
     assert second.tabs.currentWidget() is second.inspect_tab and second.inspect_tab.path == speech_clip
     qtbot.waitUntil(lambda: second.inspect_tab.current is not None, timeout=60_000)
+    recent = second.recent_menu.actions()  # what was opened is offered again, newest first
+    assert recent and recent[0].toolTip() == str(speech_clip)
 
 
 def test_cancel_mid_training_keeps_the_best_epoch(window, qtbot, subset_dir):

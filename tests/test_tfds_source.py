@@ -94,7 +94,7 @@ class Server:
 
 
 def files_under(folder):
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
 
 def assert_plain(message: str):
@@ -130,7 +130,8 @@ def test_download_prepare_and_load_then_offline(archive, tmp_path):
     # What stays: the prepared data set and tensorflow-datasets' copy of the archive; no extracted files.
     left = files_under(tmp_path)
     assert is_prepared(tmp_path)
-    assert all(f.startswith(("gtzan_music_speech/1.0.0/", "downloads/gtzan_music_speech/")) for f in left), left
+    kept = ("gtzan_music_speech/1.0.0/", "downloads/gtzan_music_speech/")
+    assert all(f.startswith(kept) for f in left), left
     assert len([f for f in left if f.startswith("downloads/")]) == 2  # the archive and its .INFO
     # The server is gone: neither call needs the network any more.
     assert download_gtzan(tmp_path, url=server.url, connect_timeout_s=1) == tmp_path
@@ -236,7 +237,7 @@ def test_cancel_stops_a_download_quickly_and_cleans_up(archive, tmp_path):
 
     try:
         with pytest.raises(Cancelled):
-            download_gtzan(tmp_path, url=server.url, progress=lambda done, total: seen.append(done), cancel=cancel)
+            download_gtzan(tmp_path, url=server.url, progress=lambda d, _: seen.append(d), cancel=cancel)
         stopped_in = time.monotonic() - asked[0]
     finally:
         server.close()
