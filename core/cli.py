@@ -74,14 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
         "music_speech.tar.gz, or a folder with one subfolder of audio per class",
     )
     p.add_argument("--out", type=Path, help="where to save the model (default: the user's models folder)")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--features", choices=("logmel", "stft"), default="logmel")
-    p.add_argument("--window-s", type=float, default=1.0, help="model window length in seconds")
-    p.add_argument("--val-fraction", type=float, default=0.25, help="held out for validation (0: train on all)")
-    p.add_argument("--patience", type=int, default=5, help="early stopping patience in epochs (0: off)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--recipe",
+        choices=("shipped", "baseline"),
+        default="shipped",
+        help="shipped: log-mel, small CNN, augmentation (default); baseline: the seed's STFT recipe",
+    )
+    p.add_argument("--epochs", type=int, help="default: the recipe's")
+    p.add_argument("--batch-size", type=int, help="default: the recipe's (64)")
+    p.add_argument("--learning-rate", type=float, help="default: the recipe's (0.001)")
+    p.add_argument("--window-s", type=float, help="model window length in seconds (default: 1)")
+    p.add_argument("--val-fraction", type=float, help="held out for validation (default 0.25; 0: train on all)")
+    p.add_argument("--patience", type=int, help="early stopping patience in epochs (0: off)")
+    p.add_argument("--seed", type=int, help="default: 0")
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("evaluate", help="accuracy and confusion matrix on labelled audio")
@@ -183,24 +188,19 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from core.features import FeatureSpec
     from core.paths import user_data_dir
-    from core.recipes import TrainSettings
+    from core.recipes import recipe_settings
     from core.training import train
 
-    features = (
-        FeatureSpec(window_s=args.window_s)
-        if args.features == "logmel"
-        else FeatureSpec(kind="stft", frame_length=255, frame_step=128, fft_length=256, window_s=args.window_s)
-    )
-    settings = TrainSettings(
+    settings = recipe_settings(
+        args.recipe,
+        window_s=args.window_s,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         val_fraction=args.val_fraction,
         seed=args.seed,
         patience=args.patience,
-        features=features,
     )
     dataset = load_dataset(args.data)
     print(

@@ -7,7 +7,7 @@ TensorFlow: the app builds settings on the GUI thread.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from core.augment import AugmentSettings
@@ -86,3 +86,13 @@ SHIPPED = TrainSettings(
 )
 
 RECIPES = {"baseline": BASELINE, "shipped": SHIPPED}
+
+
+def recipe_settings(name: str, window_s: float | None = None, **overrides: Any) -> TrainSettings:
+    """A named recipe with some settings changed (None means: keep the recipe's); the window length changes
+    the features."""
+    base = RECIPES[name]
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if window_s is not None:
+        changes["features"] = replace(base.features, window_s=window_s)
+    return replace(base, **changes)

@@ -52,8 +52,7 @@ STALL_TIMEOUT_S = 60.0
 POLL_S = 0.1
 
 HOST_NOTE = (
-    "The GTZAN download host has been reported unreachable for years "
-    "(tensorflow/datasets#4090, pytorch/audio#2743)."
+    "The GTZAN download host has been reported unreachable for years (tensorflow/datasets#4090, pytorch/audio#2743)."
 )
 IMPORT_HINT = (
     "If you have music_speech.tar.gz or its extracted folder, import it instead: "
@@ -434,9 +433,7 @@ def _prepared_dir(data_dir: Path) -> Path | None:
     if not root.is_dir():
         return None
     versions = [
-        d
-        for d in root.iterdir()
-        if _VERSION_DIR.match(d.name) and all((d / f).is_file() for f in _PREPARED_FILES)
+        d for d in root.iterdir() if _VERSION_DIR.match(d.name) and all((d / f).is_file() for f in _PREPARED_FILES)
     ]
     return max(versions, key=lambda d: tuple(int(x) for x in d.name.split(".")), default=None)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.recipes import RECIPES
+from core.recipes import RECIPES, recipe_settings
 from gui.active_model import ActiveModel
 from gui.tasks import run_task
 
@@ -180,14 +179,12 @@ class TrainTab(QWidget):
 
     # training --------------------------------------------------------------------------------------------
     def settings(self):
-        base = RECIPES[self.recipe.currentText()]
-        features = dataclasses.replace(base.features, window_s=self.window.value())
-        return dataclasses.replace(
-            base,
+        return recipe_settings(
+            self.recipe.currentText(),
+            window_s=self.window.value(),
             epochs=self.epochs.value(),
             batch_size=self.batch.value(),
             learning_rate=self.learning_rate.value(),
-            features=features,
         )
 
     def start(self) -> None:
