@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from core.paths import shipped_model_path  # noqa: E402
 from gui.active_model import ActiveModel  # noqa: E402
+from gui.crash_handler import CrashHandler, setup_logging  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 
 
@@ -52,7 +53,10 @@ def main(argv: Sequence[str] = ()) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "musicspeech"])
     app.setOrganizationName("musicspeech")
     app.setApplicationName("musicspeech")
+    log_path = setup_logging()
     window = create_window(list(argv))
+    crash_handler = CrashHandler(log_path, window)
+    crash_handler.install()
     code = app.exec()
     window.settings.sync()
     hard_exit(code)

@@ -178,3 +178,32 @@ def test_cancel_mid_training_keeps_the_best_epoch(window, qtbot, subset_dir):
     assert tab.result is not None and tab.result.cancelled and tab.result.epochs_run < 30
     assert "kept the best weights" in tab.evaluation_label.text()
     assert "musicspeech.msmodel" in window.model_label.text()  # the active model is untouched
+
+
+def test_an_unexpected_error_is_logged_and_shown_once_and_the_app_goes_on(window, qtbot, tmp_path):
+    import logging.handlers
+
+    from gui.crash_handler import CrashHandler, setup_logging
+
+    log_path = setup_logging(tmp_path / "logs")
+    handler = CrashHandler(log_path, window)
+    try:
+        for _ in range(2):
+            try:
+                raise ValueError("a bug in a slot")
+            except ValueError as e:
+                handler.handle(type(e), e, e.__traceback__)
+        qtbot.waitUntil(lambda: handler.box is not None and handler.box.isVisible(), timeout=5_000)
+        first = handler.box
+        qtbot.wait(50)
+        assert handler.box is first  # the second error did not stack another dialog
+        assert str(log_path) in first.text() and "a bug in a slot" in first.text()
+        logged = log_path.read_text()
+        assert "Traceback" in logged and "ValueError: a bug in a slot" in logged
+        assert window.isVisible()
+        first.close()
+    finally:
+        for h in list(logging.getLogger().handlers):
+            if isinstance(h, logging.handlers.RotatingFileHandler):
+                logging.getLogger().removeHandler(h)
+                h.close()
