@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.audio import Waveform, load_audio
@@ -61,6 +61,18 @@ class InspectTab(QWidget):
         self.path: Path | None = None
         self.task = None
 
+        self.player = None
+        self.play_button = QPushButton("&Play")
+        self.play_button.setShortcut("Space")
+        self.play_button.setAccessibleName("Play or pause")
+        self.play_button.setEnabled(False)
+        self.play_button.clicked.connect(self.toggle_play)
+        self.stop_button = QPushButton("S&top")
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self.stop)
+        self.playhead_timer = QTimer(self)
+        self.playhead_timer.setInterval(30)
+        self.playhead_timer.timeout.connect(self._move_playhead)
         self.open_button = QPushButton("&Open…")
         self.open_button.clicked.connect(self.choose_file)
         self.scale = QComboBox()
@@ -99,9 +111,14 @@ class InspectTab(QWidget):
             if plot is not self.wave_plot:
                 plot.setXLink(self.wave_plot)
         self.plots.ci.layout.setRowStretchFactor(1, 3)
+        self.playheads = [pg.InfiniteLine(0, pen=pg.mkPen("#d62728", width=2)) for _ in range(3)]
+        for plot, line in zip((self.wave_plot, self.spec_plot, self.timeline_plot), self.playheads, strict=True):
+            plot.addItem(line)
 
         top = QHBoxLayout()
         top.addWidget(self.open_button)
+        top.addWidget(self.play_button)
+        top.addWidget(self.stop_button)
         top.addWidget(self.scale)
         top.addStretch(1)
         top.addWidget(self.verdict)
@@ -171,8 +188,56 @@ class InspectTab(QWidget):
             axis.setTicks(None)
             self.spec_plot.setLabel("left", "frequency", units="Hz")
         self.wave_plot.setXRange(0, w.duration_s, padding=0)
+        self._new_player(w)
         self._show_prediction(inspection.prediction, path)
         self.opened.emit(path)
+
+    # playback ----------------------------------------------------------------------------------------------
+    def _new_player(self, waveform: Waveform) -> None:
+        from core.devices import Player  # PortAudio loads on first play, not at start-up
+
+        self.stop()
+        self.player = Player(waveform.samples, waveform.rate_hz)
+        self.play_button.setEnabled(True)
+        self.stop_button.setEnabled(True)
+        self._set_playhead(0.0)
+
+    def toggle_play(self) -> None:
+        from core.devices import DeviceError
+
+        if self.player is None:
+            return
+        if self.player.playing:
+            self.player.pause()
+            self.playhead_timer.stop()
+            self.play_button.setText("&Play")
+            self._set_playhead(self.player.position_s)
+            return
+        try:
+            self.player.play()
+        except DeviceError as e:
+            self.status.emit(str(e))
+            return
+        self.play_button.setText("&Pause")
+        self.playhead_timer.start()
+
+    def stop(self) -> None:
+        if self.player is not None:
+            self.player.stop()
+        self.playhead_timer.stop()
+        self.play_button.setText("&Play")
+        self._set_playhead(0.0)
+
+    def _move_playhead(self) -> None:
+        if self.player is None:
+            return
+        self._set_playhead(self.player.position_s)
+        if not self.player.playing and self.player.position_s >= self.player.duration_s - 0.05:
+            self.stop()
+
+    def _set_playhead(self, seconds: float) -> None:
+        for line in self.playheads:
+            line.setValue(seconds)
 
     def _show_prediction(self, prediction: Prediction | None, path: Path) -> None:
         for region in self.uncertain_regions:

@@ -161,4 +161,5 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.classify_tab.cancel()
         self.train_tab.cancel()
+        self.inspect_tab.stop()
         super().closeEvent(event)

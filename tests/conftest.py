@@ -85,3 +85,40 @@ def trained(subset_dir, tmp_path_factory):
     result = train(from_folder(subset_dir), TrainSettings(epochs=4, patience=0, seed=1))
     path = result.bundle.save(tmp_path_factory.mktemp("model") / "subset.msmodel")
     return result, path
+
+
+@pytest.fixture(scope="session")
+def virtual_audio(tmp_path_factory):
+    """A real virtual sound device: PulseAudio with a null sink `vsink`, whose monitor is the microphone.
+
+    Started before sounddevice is first imported (PortAudio scans devices when it loads) and stopped by PID.
+    """
+    import shutil
+    import subprocess
+    import time
+
+    if shutil.which("pulseaudio") is None:
+        pytest.fail("pulseaudio is missing: ./test.sh installs it")
+    runtime = tmp_path_factory.mktemp("pulse-runtime")
+    os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    subprocess.run(
+        [
+            "pulseaudio",
+            "--daemonize=yes",
+            "--exit-idle-time=-1",
+            "-n",
+            "--load=module-null-sink sink_name=vsink",
+            "--load=module-native-protocol-unix",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    pid_file = runtime / "pulse" / "pid"
+    for _ in range(50):
+        if pid_file.exists():
+            break
+        time.sleep(0.1)
+    subprocess.run(["pactl", "set-default-sink", "vsink"], check=True)
+    subprocess.run(["pactl", "set-default-source", "vsink.monitor"], check=True)
+    yield "vsink"
+    os.kill(int(pid_file.read_text().strip()), 15)

@@ -207,3 +207,19 @@ def test_an_unexpected_error_is_logged_and_shown_once_and_the_app_goes_on(window
             if isinstance(h, logging.handlers.RotatingFileHandler):
                 logging.getLogger().removeHandler(h)
                 h.close()
+
+
+def test_playback_moves_the_playhead_and_pause_and_stop_work(window, qtbot, virtual_audio, music_clip):
+    inspect = window.inspect_tab
+    window.open_in_inspect(music_clip)
+    qtbot.waitUntil(lambda: inspect.current is not None and inspect.play_button.isEnabled(), timeout=60_000)
+    inspect.play_button.click()
+    qtbot.waitUntil(lambda: inspect.playheads[0].value() > 0.5, timeout=10_000)
+    assert inspect.player.playing and inspect.play_button.text() == "&Pause"
+    inspect.play_button.click()  # pause
+    here = inspect.playheads[0].value()
+    qtbot.wait(300)
+    assert inspect.playheads[0].value() == pytest.approx(here, abs=1e-6) and not inspect.player.playing
+    assert all(line.value() == pytest.approx(here) for line in inspect.playheads)  # one playhead on all three
+    inspect.stop_button.click()
+    assert inspect.playheads[0].value() == 0.0 and inspect.player.position_s == 0.0
