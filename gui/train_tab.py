@@ -120,6 +120,7 @@ class TrainTab(QWidget):
         self.confusion = QTableWidget(0, 0)
         self.confusion.setAccessibleName("Confusion matrix: click a cell to list its clips")
         self.confusion.cellClicked.connect(self._show_cell)
+        self.confusion.cellActivated.connect(self._show_cell)  # Enter on a cell, for the keyboard
         self.cell_clips = QListWidget()
         self.cell_clips.setAccessibleName("Clips in the chosen cell")
         self.cell_clips.itemActivated.connect(lambda item: self.open_in_inspect.emit(Path(item.data(Qt.UserRole))))

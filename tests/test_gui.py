@@ -135,7 +135,7 @@ def test_a_short_training_run_draws_the_chart_and_ends_with_a_confusion_matrix(w
         tab.confusion.rowCount() == 2
         and sum(int(tab.confusion.item(i, j).text()) for i in range(2) for j in range(2)) == 6
     )
-    tab.confusion.cellClicked.emit(1, 1)  # true speech, called speech
+    tab.confusion.cellActivated.emit(1, 1)  # true speech, called speech (Enter on the cell)
     assert tab.cell_clips.count() == int(tab.confusion.item(1, 1).text())
     tab.cell_clips.itemActivated.emit(tab.cell_clips.item(0))
     assert window.tabs.currentWidget() is window.inspect_tab
