@@ -1,4 +1,4 @@
-"""The headless command line: classify, download, train, evaluate. Same core as the app; no Qt.
+"""The headless command line: classify, download, train, evaluate, --self-test. Same core as the app; no Qt.
 
 TensorFlow is imported only by the commands that need it, so `--help` and errors in arguments are instant.
 """
@@ -25,7 +25,9 @@ COMMANDS = ("classify", "download", "train", "evaluate")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
+    if args.self_test:
+        args.run = cmd_self_test
+    elif not getattr(args, "command", None):
         parser.print_help()
         return 0
     _quiet_tensorflow()
@@ -48,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Tell music from speech in audio files (and, without a command, open the app).",
     )
     parser.add_argument("--version", action="version", version=f"musicspeech {__version__}")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="classify the shipped samples with the shipped model, print the verdicts, exit 0 if all are right",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("classify", help="classify audio files and folders (recursive)")
@@ -169,6 +176,12 @@ def resolve_model(arg: Path | None) -> Path:
         f"no model given and the shipped model is missing ({shipped}); train one with "
         "`musicspeech train --data PATH --out model.msmodel` and pass `--model model.msmodel`"
     )
+
+
+def cmd_self_test(args: argparse.Namespace) -> int:
+    from core.self_test import run_self_test
+
+    return run_self_test()
 
 
 # download ------------------------------------------------------------------------------------------------
