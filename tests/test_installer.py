@@ -1,4 +1,4 @@
-"""`--self-test` from the source tree and the samples it classifies."""
+"""`--self-test` from the source tree, the samples it classifies, and the app's icons."""
 
 import io
 import shutil
@@ -16,6 +16,7 @@ from core.self_test import run_self_test
 from .conftest import REPO
 
 SAMPLES = REPO / "resources" / "samples"
+ICONS = REPO / "resources" / "icons"
 
 
 def copy_samples(target: Path) -> Path:
@@ -81,3 +82,27 @@ def test_the_samples_are_short_small_and_made_by_the_committed_script(tmp_path):
         assert len(remade) == len(committed)
         assert np.corrcoef(committed, remade)[0, 1] > 0.99
     assert run_self_test(samples=made, out=io.StringIO()) == 0
+
+
+# the icons ---------------------------------------------------------------------------------------------
+
+
+def test_the_icons_hold_every_size_qt_can_read_back(qapp):
+    from PySide6.QtGui import QImage, QImageReader
+
+    for size_px in (16, 24, 32, 48, 64, 128, 256, 512):
+        image = QImage(str(ICONS / f"musicspeech-{size_px}.png"))
+        assert (image.width(), image.height()) == (size_px, size_px)
+        assert image.pixelColor(size_px // 2, size_px // 2).alpha() == 255  # drawn, not blank
+    for name, sizes in (
+        ("musicspeech.ico", {16, 24, 32, 48, 64, 128, 256}),
+        ("musicspeech.icns", {16, 32, 64, 128, 256, 512}),
+    ):
+        reader = QImageReader(str(ICONS / name))
+        found = set()
+        for i in range(reader.imageCount()):
+            reader.jumpToImage(i)
+            image = reader.read()
+            assert not image.isNull(), f"{name} entry {i}: {reader.errorString()}"
+            found.add(image.width())
+        assert found == sizes, name
