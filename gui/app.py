@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -10,14 +11,16 @@ from pathlib import Path
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")  # pyqtgraph would prefer PyQt6 if it were installed
 
 import pyqtgraph as pg  # noqa: E402
-from PySide6.QtCore import QSettings, QTimer  # noqa: E402
-from PySide6.QtGui import QPalette  # noqa: E402
+from PySide6.QtCore import QEvent, QObject, QSettings, QTimer  # noqa: E402
+from PySide6.QtGui import QGuiApplication, QIcon, QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from core.paths import shipped_model_path  # noqa: E402
+from core.paths import resources_dir, shipped_model_path  # noqa: E402
 from gui.active_model import ActiveModel  # noqa: E402
 from gui.crash_handler import CrashHandler, setup_logging  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 
 def model_to_load(settings: QSettings) -> Path:
@@ -43,18 +46,54 @@ def create_window(paths: Sequence[str] = (), settings: QSettings | None = None) 
     window = MainWindow(model, settings)
     model.setParent(window)
     window.show()
+    log.info("window shown (Qt platform %s)", QGuiApplication.platformName())
+    model.changed.connect(lambda description: log.info("model active: %s", description))
     QTimer.singleShot(0, lambda: model.load(model_to_load(window.settings)))
     if paths:
         window.open_files([Path(p) for p in paths])
     return window
 
 
+def app_icon() -> QIcon:
+    """The app's icon at every size it was rendered at (resources/icons, made by scripts/make_icons.py)."""
+    icon = QIcon()
+    for path in sorted((resources_dir() / "icons").glob("musicspeech-*.png")):
+        icon.addFile(str(path))
+    return icon
+
+
+class FileOpenEvents(QObject):
+    """Files the desktop hands to the app as events rather than arguments (macOS: files dropped on the app's
+    icon or opened with it from the Finder), gathered for a moment and opened together like arguments."""
+
+    def __init__(self, window: MainWindow):
+        super().__init__(window)
+        self.window = window
+        self.pending: list[Path] = []
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.FileOpen and event.file():
+            if not self.pending:
+                QTimer.singleShot(0, self._open_pending)
+            self.pending.append(Path(event.file()))
+            return True
+        return False
+
+    def _open_pending(self) -> None:
+        paths, self.pending = self.pending, []
+        self.window.open_files(paths)
+
+
 def main(argv: Sequence[str] = ()) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "musicspeech"])
     app.setOrganizationName("musicspeech")
     app.setApplicationName("musicspeech")
+    app.setDesktopFileName("musicspeech")  # Wayland matches the window to musicspeech.desktop by this
+    app.setWindowIcon(app_icon())
     log_path = setup_logging()
     window = create_window(list(argv))
+    if sys.platform == "darwin":  # the only desktop that sends them; an app-wide filter sees every event
+        app.installEventFilter(FileOpenEvents(window))
     crash_handler = CrashHandler(log_path, window)
     crash_handler.install()
     code = app.exec()

@@ -107,12 +107,15 @@ class MainWindow(QMainWindow):
         self.inspect_tab.open(path)
 
     def open_files(self, paths: list[Path]) -> None:
-        """Files from the command line or the desktop: one opens in Inspect, several go to Classify."""
-        if len(paths) == 1 and Path(paths[0]).is_file():
-            self.open_in_inspect(Path(paths[0]))
-        elif paths:
+        """Files from the command line or the desktop (dropped on the app's icon): the first file opens in
+        Inspect; when there are several paths, or folders, all of them are listed in Classify as well."""
+        paths = [Path(p) for p in paths]
+        files = [p for p in paths if p.is_file()]
+        if len(paths) > 1 or (paths and not files):
             self.tabs.setCurrentWidget(self.classify_tab)
-            self.classify_tab.add_paths([Path(p) for p in paths])
+            self.classify_tab.add_paths(paths)
+        if files:
+            self.open_in_inspect(files[0])
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         if event.mimeData().hasUrls():

@@ -1,0 +1,79 @@
+"""Files handed to the app by the command line or the desktop, through the real widgets (pytest-qt, offscreen):
+the first file opens in Inspect; with several paths, or folders, all of them are listed in Classify too."""
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QFileOpenEvent
+from PySide6.QtWidgets import QApplication
+
+from gui.app import FileOpenEvents, create_window
+
+from .conftest import REPO
+
+SAMPLES = REPO / "resources" / "samples"
+MUSIC = sorted((SAMPLES / "music").glob("*.ogg"))
+SPEECH = sorted((SAMPLES / "speech").glob("*.ogg"))
+
+
+@pytest.fixture
+def open_window(qtbot, tmp_path):
+    """Opens the window as the command line does, with `paths`; waits for the model."""
+
+    def make(paths):
+        window = create_window([str(p) for p in paths], QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
+        qtbot.addWidget(window)
+        qtbot.waitUntil(lambda: window.model.classifier is not None, timeout=60_000)
+        return window
+
+    return make
+
+
+def listed(window) -> list[Path]:
+    return sorted(Path(p) for p in window.classify_tab.rows)
+
+
+def wait_for_inspection(qtbot, window, path: Path) -> None:
+    inspect = window.inspect_tab
+    qtbot.waitUntil(lambda: inspect.current is not None and inspect.current.prediction is not None, timeout=60_000)
+    assert inspect.path == path
+    assert inspect.verdict.text().startswith(path.parent.name)  # the sample's folder is its class
+
+
+def test_one_file_opens_in_inspect_only(open_window, qtbot):
+    window = open_window([SPEECH[0]])
+    assert window.tabs.currentWidget() is window.inspect_tab
+    wait_for_inspection(qtbot, window, SPEECH[0])
+    assert window.classify_tab.table.rowCount() == 0
+
+
+def test_several_files_open_the_first_in_inspect_and_all_in_classify(open_window, qtbot):
+    window = open_window([MUSIC[0], SPEECH[0], SPEECH[1]])
+    assert window.tabs.currentWidget() is window.inspect_tab
+    wait_for_inspection(qtbot, window, MUSIC[0])
+    assert listed(window) == sorted([MUSIC[0], SPEECH[0], SPEECH[1]])
+    qtbot.waitUntil(lambda: len(window.classify_tab.results) == 3, timeout=60_000)
+    verdicts = {
+        window.classify_tab.table.item(r, 0).text(): window.classify_tab.table.item(r, 2).text() for r in range(3)
+    }
+    assert verdicts == {MUSIC[0].name: "music", SPEECH[0].name: "speech", SPEECH[1].name: "speech"}
+
+
+def test_a_folder_goes_to_classify(open_window, qtbot):
+    window = open_window([SAMPLES / "music"])
+    assert window.tabs.currentWidget() is window.classify_tab
+    assert listed(window) == MUSIC
+    assert window.inspect_tab.path is None
+
+
+def test_files_the_desktop_sends_as_events_open_like_arguments(open_window, qtbot):
+    """macOS hands files dropped on the app's icon to the running app as FileOpen events, one per file."""
+    window = open_window([])
+    app = QApplication.instance()
+    app.installEventFilter(FileOpenEvents(window))
+    for path in (SPEECH[1], MUSIC[1]):
+        QApplication.sendEvent(app, QFileOpenEvent(str(path)))
+    qtbot.waitUntil(lambda: window.inspect_tab.path is not None, timeout=10_000)
+    wait_for_inspection(qtbot, window, SPEECH[1])
+    assert listed(window) == sorted([SPEECH[1], MUSIC[1]])
