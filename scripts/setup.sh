@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sets up everything the app (or the tests) need on Debian/Ubuntu, idempotently:
-#   scripts/setup.sh app    Debian libraries for Qt, PortAudio and ffmpeg; .venv with the app installed
-#   scripts/setup.sh test   the same, plus PulseAudio, espeak-ng, sox, Xvfb and the test tools
+# Sets up everything the app (or the tests, or the installer build) need on Debian/Ubuntu, idempotently:
+#   scripts/setup.sh app        Debian libraries for Qt, PortAudio and ffmpeg; .venv with the app installed
+#   scripts/setup.sh installer  the same, plus binutils and PyInstaller (scripts/build_installer.sh)
+#   scripts/setup.sh test       all of the above, plus PulseAudio, espeak-ng, sox, Xvfb and the test tools
 # A second run with nothing changed takes well under a second: it only checks.
 set -euo pipefail
 
@@ -10,15 +11,18 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 say() { printf 'setup: %s\n' "$*" >&2; }
+case $mode in app | installer | test) ;; *) say "usage: scripts/setup.sh [app|installer|test]"; exit 2 ;; esac
 
 # --- Debian packages -------------------------------------------------------------------------------------
 app_debs=(ffmpeg libportaudio2 libsndfile1
   libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libglib2.0-0 libfreetype6 libfontconfig1 libdbus-1-3
   fonts-dejavu-core libxcb-cursor0 libxcb-shape0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
   libxcb-render-util0 libxcb-randr0 libxcb-xinerama0 libxcb-xfixes0 libxcb-xkb1)
-test_debs=(pulseaudio pulseaudio-utils espeak-ng sox xvfb xauth)
+installer_debs=(binutils)  # PyInstaller reads and strips libraries with objdump and strip
+test_debs=(pulseaudio pulseaudio-utils espeak-ng sox xvfb xauth desktop-file-utils)
 
 debs=("${app_debs[@]}")
+[ "$mode" != app ] && debs+=("${installer_debs[@]}")
 [ "$mode" = test ] && debs+=("${test_debs[@]}")
 
 missing=()
@@ -66,7 +70,7 @@ fi
 
 # --- Python packages in .venv ----------------------------------------------------------------------------
 venv=.venv
-extras=$([ "$mode" = test ] && echo "[test]" || echo "")
+extras=$([ "$mode" = app ] && echo "" || echo "[$mode]")
 stamp_value=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)-$mode
 stamp_file=$venv/.setup-stamp
 if ! "$venv/bin/python" -c 'import sys' 2>/dev/null; then
@@ -74,10 +78,12 @@ if ! "$venv/bin/python" -c 'import sys' 2>/dev/null; then
   rm -rf "$venv"
   "$python" -m venv "$venv"
 fi
-# A test setup also satisfies an app setup.
-if [ -f "$stamp_file" ] && { [ "$(cat "$stamp_file")" = "$stamp_value" ] ||
-     { [ "$mode" = app ] && [ "$(cat "$stamp_file")" = "${stamp_value%-app}-test" ]; }; }; then
-  exit 0
+# A test setup includes the installer's, and both include the app's.
+if [ -f "$stamp_file" ]; then
+  stamp=$(cat "$stamp_file")
+  case "${stamp%-*}:${stamp##*-}:$mode" in
+    "${stamp_value%-*}:$mode:$mode" | "${stamp_value%-*}:test:"* | "${stamp_value%-*}:installer:app") exit 0 ;;
+  esac
 fi
 say "installing Python packages into $venv (first time: a minute or two)"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".$extras"
