@@ -1,5 +1,6 @@
 """Shared fixtures: the real GTZAN clips from ../shared/data (never copied into the repo)."""
 
+import gc
 import os
 from pathlib import Path
 
@@ -12,6 +13,16 @@ REPO = Path(__file__).resolve().parent.parent
 GTZAN_DIR = Path(os.environ.get("MUSICSPEECH_GTZAN", REPO.parent / "shared" / "data" / "gtzan_music_speech"))
 GTZAN_MUSIC = GTZAN_DIR / "music_speech" / "music_wav"
 GTZAN_SPEECH = GTZAN_DIR / "music_speech" / "speech_wav"
+
+
+@pytest.fixture(autouse=True)
+def _free_qt_objects_on_the_main_thread(request):
+    """After a test with widgets, free what it left in reference cycles here, on the main thread. Left to a
+    later collection, that could run on a worker thread and destroy Qt objects there, which deadlocked PySide6
+    (seen: a model load on a task thread freeing an old window's QActions while the GUI thread deleted widgets)."""
+    yield
+    if "qtbot" in request.fixturenames:
+        gc.collect()
 
 
 @pytest.fixture(scope="session")
