@@ -87,38 +87,85 @@ def trained(subset_dir, tmp_path_factory):
     return result, path
 
 
+class VirtualAudio:
+    """A real virtual sound device: PulseAudio with a null sink `vsink`, whose monitor is the default microphone.
+
+    The server runs as a child of the tests (not daemonized), in a private runtime folder, so that a test can
+    take it away in the middle of a stream (`stop`) and bring it back (`start`) the way a device comes and goes.
+    """
+
+    SINK = "vsink"
+
+    def __init__(self, runtime: Path):
+        self.runtime = runtime
+        self.proc = None
+
+    def start(self) -> None:
+        import subprocess
+        import time
+
+        self.proc = subprocess.Popen(
+            [
+                "pulseaudio",
+                "--daemonize=no",
+                "--use-pid-file=no",
+                "--exit-idle-time=-1",
+                "-n",
+                f"--load=module-null-sink sink_name={self.SINK}",
+                "--load=module-native-protocol-unix",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(100):
+            if subprocess.run(["pactl", "info"], capture_output=True, check=False).returncode == 0:
+                break
+            time.sleep(0.05)
+        else:
+            self.stop()
+            pytest.fail("PulseAudio did not start")
+        subprocess.run(["pactl", "set-default-sink", self.SINK], check=True)
+        subprocess.run(["pactl", "set-default-source", f"{self.SINK}.monitor"], check=True)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()  # as a device that vanishes: no goodbye to the clients
+            self.proc.wait()
+            self.proc = None
+
+    def play(self, samples, rate_hz: int = 16000):
+        """Start playing float32 samples into the sink (returns the `pacat` process)."""
+        import subprocess
+
+        import numpy as np
+
+        proc = subprocess.Popen(
+            [
+                "pacat",
+                "--playback",
+                f"--device={self.SINK}",
+                "--format=float32le",
+                f"--rate={rate_hz}",
+                "--channels=1",
+                "--latency-msec=50",
+            ],
+            stdin=subprocess.PIPE,
+        )
+        proc.stdin.write(np.asarray(samples, np.float32).tobytes())
+        proc.stdin.close()
+        return proc
+
+
 @pytest.fixture(scope="session")
 def virtual_audio(tmp_path_factory):
-    """A real virtual sound device: PulseAudio with a null sink `vsink`, whose monitor is the microphone.
-
-    Started before sounddevice is first imported (PortAudio scans devices when it loads) and stopped by PID.
-    """
+    """The running virtual device (see `VirtualAudio`). Started before sounddevice is first imported (PortAudio
+    scans devices when it loads) and stopped by its PID at the end."""
     import shutil
-    import subprocess
-    import time
 
     if shutil.which("pulseaudio") is None:
         pytest.fail("pulseaudio is missing: ./test.sh installs it")
-    runtime = tmp_path_factory.mktemp("pulse-runtime")
-    os.environ["XDG_RUNTIME_DIR"] = str(runtime)
-    subprocess.run(
-        [
-            "pulseaudio",
-            "--daemonize=yes",
-            "--exit-idle-time=-1",
-            "-n",
-            "--load=module-null-sink sink_name=vsink",
-            "--load=module-native-protocol-unix",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    pid_file = runtime / "pulse" / "pid"
-    for _ in range(50):
-        if pid_file.exists():
-            break
-        time.sleep(0.1)
-    subprocess.run(["pactl", "set-default-sink", "vsink"], check=True)
-    subprocess.run(["pactl", "set-default-source", "vsink.monitor"], check=True)
-    yield "vsink"
-    os.kill(int(pid_file.read_text().strip()), 15)
+    os.environ["XDG_RUNTIME_DIR"] = str(tmp_path_factory.mktemp("pulse-runtime"))
+    audio = VirtualAudio(Path(os.environ["XDG_RUNTIME_DIR"]))
+    audio.start()
+    yield audio
+    audio.stop()
