@@ -380,14 +380,16 @@ def cmd_live(args: argparse.Namespace) -> int:
 
 def _console_live_listener(fmt: str):
     """One line per segment on stdout (text or JSON); device problems on stderr."""
-    from core.live import LiveListener
+    from core.live import SILENCE, LiveListener
 
     class Console(LiveListener):
         def segment(self, segment) -> None:
             if fmt == "json":
                 print(json.dumps(segment.to_dict()), flush=True)
                 return
-            probs = "  ".join(f"{k} {v:.0%}" for k, v in segment.probabilities.items())
+            probs = (
+                "  ".join(f"{k} {v:.0%}" for k, v in segment.probabilities.items()) if segment.label != SILENCE else ""
+            )
             span = f"{_duration(segment.start_s):>9} - {_duration(segment.end_s):>9}"
             print(f"{span}  {segment.label:<8} {probs}", flush=True)
 

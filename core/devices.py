@@ -10,6 +10,7 @@ PortAudio failure becomes a `DeviceError` with a message a user can act on.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ import numpy as np
 
 from core.audio import Waveform, resample
 from core.errors import MusicSpeechError
+from core.quiet import filtered_stderr
 
 Kind = Literal["input", "output"]
 
@@ -47,9 +49,17 @@ _state_lock = threading.Lock()
 _open_streams = 0  # PortAudio may only be re-initialised (to see new devices) with no stream open
 
 
+# What ALSA, JACK and PortAudio print while probing devices that are not there (fd 2, not Python's logging).
+_PROBE_NOISE = re.compile(
+    r"^ALSA lib |^Cannot connect to server|jack server is not running|JackShmReadWritePtr|"
+    r"^Expression '.*' failed in 'src/hostapi|^\s*$"
+)
+
+
 def _sd():
     try:
-        import sounddevice
+        with filtered_stderr(_PROBE_NOISE):  # PortAudio scans the devices when it is first imported
+            import sounddevice
     except OSError as e:  # PortAudio itself is missing
         raise DeviceError(f"no audio devices: PortAudio cannot be loaded ({e})") from None
     return sounddevice
@@ -108,8 +118,9 @@ def rescan() -> bool:
     with _state_lock:
         if _open_streams:
             return False
-        sd._terminate()  # sounddevice's documented way to refresh the device list
-        sd._initialize()
+        with filtered_stderr(_PROBE_NOISE):
+            sd._terminate()  # sounddevice's documented way to refresh the device list
+            sd._initialize()
         return True
 
 
@@ -199,16 +210,17 @@ class Player:
                 self._frame = 0
             self._heard = (self._frame, None)
         try:
-            stream = sd.OutputStream(
-                samplerate=out_rate,
-                channels=1,
-                dtype="float32",
-                device=device.index,
-                latency=0.05,
-                blocksize=512,
-                callback=self._callback,
-                finished_callback=self._finished,
-            )
+            with filtered_stderr(_PROBE_NOISE):  # a failed open prints PortAudio's internals
+                stream = sd.OutputStream(
+                    samplerate=out_rate,
+                    channels=1,
+                    dtype="float32",
+                    device=device.index,
+                    latency=0.05,
+                    blocksize=512,
+                    callback=self._callback,
+                    finished_callback=self._finished,
+                )
         except (sd.PortAudioError, ValueError) as e:
             raise DeviceError(f"cannot play: {_problem(e, 'output')}") from None
         _opened(+1)
@@ -296,16 +308,17 @@ class Microphone:
         sd = _sd()
         channels = min(2, self.device.inputs)
         try:
-            stream = sd.InputStream(
-                samplerate=self.rate_hz,
-                channels=channels,
-                dtype="float32",
-                device=self.device.index,
-                blocksize=self.block_frames,
-                latency="low",
-                callback=self._callback,
-                finished_callback=self._finished,
-            )
+            with filtered_stderr(_PROBE_NOISE):  # a failed open prints PortAudio's internals
+                stream = sd.InputStream(
+                    samplerate=self.rate_hz,
+                    channels=channels,
+                    dtype="float32",
+                    device=self.device.index,
+                    blocksize=self.block_frames,
+                    latency="low",
+                    callback=self._callback,
+                    finished_callback=self._finished,
+                )
         except (sd.PortAudioError, ValueError) as e:
             raise DeviceError(f"cannot record from {self.device.name}: {_problem(e, 'input')}") from None
         _opened(+1)

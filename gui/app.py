@@ -44,6 +44,7 @@ def create_window(paths: Sequence[str] = (), settings: QSettings | None = None) 
     model.setParent(window)
     window.show()
     QTimer.singleShot(0, lambda: model.load(model_to_load(window.settings)))
+    QTimer.singleShot(0, window.devices.refresh)  # PortAudio scans the devices on a worker, after the window
     if paths:
         window.open_files([Path(p) for p in paths])
     return window

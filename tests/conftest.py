@@ -134,12 +134,16 @@ class VirtualAudio:
             self.proc = None
 
     def play(self, samples, rate_hz: int = 16000):
-        """Start playing float32 samples into the sink (returns the `pacat` process)."""
+        """Start playing float32 samples into the sink and return at once (the `pacat` process; `.wait()` for
+        the end). The samples go through a file: a pipe would block the caller at playback speed."""
         import subprocess
+        import tempfile
 
         import numpy as np
 
-        proc = subprocess.Popen(
+        with tempfile.NamedTemporaryFile(dir=self.runtime, suffix=".f32", delete=False) as f:
+            f.write(np.asarray(samples, np.float32).tobytes())
+        return subprocess.Popen(
             [
                 "pacat",
                 "--playback",
@@ -148,12 +152,9 @@ class VirtualAudio:
                 f"--rate={rate_hz}",
                 "--channels=1",
                 "--latency-msec=50",
-            ],
-            stdin=subprocess.PIPE,
+                f.name,
+            ]
         )
-        proc.stdin.write(np.asarray(samples, np.float32).tobytes())
-        proc.stdin.close()
-        return proc
 
 
 @pytest.fixture(scope="session")
