@@ -35,7 +35,7 @@ from gui.tasks import run_task
 
 SPECTROGRAM_S = 10.0  # seconds of spectrogram on screen
 TIMELINE_S = 300.0  # seconds of verdicts on the timeline
-REDRAW_MS = 40
+REDRAW_MS = 50
 COLOURS = {"music": (74, 144, 217), "speech": (230, 126, 34), SILENCE: (170, 170, 170)}
 OTHER_COLOURS = [(46, 160, 67), (155, 89, 182), (231, 76, 60), (26, 188, 156)]
 
@@ -76,6 +76,7 @@ class LiveTab(QWidget):
         self.inbox: _Inbox | None = None
         self.task = None
         self.spectrogram: np.ndarray | None = None  # (bins, frames) in dB, newest on the right
+        self.spec_top = 0.0  # dB at the top of the colour scale
         self.timeline: collections.deque = collections.deque()  # (end_s, p(second label), label)
         self.latest = None  # the newest verdict
 
@@ -320,7 +321,7 @@ class LiveTab(QWidget):
 
     # drawing ---------------------------------------------------------------------------------------------
     def _drain(self) -> None:
-        """Take what the worker found since the last tick; draw it if the tab is visible."""
+        """Take what the worker found since the last tick; draw what changed if the tab is visible."""
         inbox = self.inbox
         if inbox is None:
             return
@@ -334,22 +335,35 @@ class LiveTab(QWidget):
         if verdicts:
             self._add_verdicts(verdicts)
         if self.isVisible():
-            self._draw()
+            if frames:
+                self._draw_spectrogram()
+            if verdicts:
+                self._draw_verdicts()
 
     def _add_frames(self, feats: np.ndarray, levels_dbfs: np.ndarray) -> None:
         spec = self.session.analyzer.spec if self.session else None
         if spec is None:
             return
         db = (20 / np.log(10)) * feats if spec.kind == "logmel" else 20 * np.log10(feats + 1e-6)
-        width = int(SPECTROGRAM_S * spec.rate_hz / spec.frame_step)
         if self.spectrogram is None or self.spectrogram.shape[0] != db.shape[1]:
-            self.spectrogram = np.full((db.shape[1], width), np.nan, np.float32)
-        n = min(len(db), width)
-        self.spectrogram = np.roll(self.spectrogram, -n, axis=1)
+            width = int(SPECTROGRAM_S * spec.rate_hz / spec.frame_step)
+            self.spectrogram = np.full((db.shape[1], width), float(db.min()), np.float32)
+            self.spec_top = float(db.max())
+            self._spectrogram_axes(spec)
+        n = min(len(db), self.spectrogram.shape[1])
+        self.spectrogram[:, :-n] = self.spectrogram[:, n:]
         self.spectrogram[:, -n:] = db[-n:].T
+        self.spec_top = max(self.spec_top - 0.05 * n, float(db.max()))  # the colour scale follows a falling peak
         peak = float(np.max(levels_dbfs[-10:]))
         self.level.setValue(int(np.clip(peak + 60, 0, 60)))
         self.level.setFormat(f"level {peak:.0f} dBFS")
+
+    def _spectrogram_axes(self, spec) -> None:
+        freqs = spec.bin_frequencies_hz()
+        step = max(1, len(freqs) // 6)
+        self.spec_plot.getAxis("left").setTicks([[(i + 0.5, f"{freqs[i]:.0f}") for i in range(0, len(freqs), step)]])
+        self.spec_plot.setLabel("left", "frequency (Hz)")
+        self.spec_image.setRect(-SPECTROGRAM_S, 0, SPECTROGRAM_S, len(freqs))
 
     def _add_verdicts(self, verdicts) -> None:
         self.latest = verdicts[-1]
@@ -359,36 +373,28 @@ class LiveTab(QWidget):
         while self.timeline and self.timeline[-1][0] - self.timeline[0][0] > TIMELINE_S:
             self.timeline.popleft()
 
-    def _draw(self) -> None:
-        if self.spectrogram is not None and self.session is not None:
-            spec = self.session.analyzer.spec
-            image = self.spectrogram
-            finite = image[np.isfinite(image)]
-            top = float(finite.max()) if finite.size else 0.0
-            self.spec_image.setImage(np.nan_to_num(image, nan=top - 80), levels=(top - 80, top))
-            self.spec_image.setRect(-SPECTROGRAM_S, 0, SPECTROGRAM_S, image.shape[0])
-            freqs = spec.bin_frequencies_hz()
-            step = max(1, len(freqs) // 6)
-            self.spec_plot.getAxis("left").setTicks(
-                [[(i + 0.5, f"{freqs[i]:.0f}") for i in range(0, len(freqs), step)]]
-            )
-            self.spec_plot.setLabel("left", "frequency (Hz)")
+    def _draw_spectrogram(self) -> None:
+        if self.spectrogram is not None:
+            self.spec_image.setImage(self.spectrogram, autoLevels=False, levels=(self.spec_top - 80, self.spec_top))
+
+    def _draw_verdicts(self) -> None:
         v = self.latest
-        if v is not None:
-            colour = self._colours(self.model.classifier.labels if self.model.classifier else ()).get(v.label)
-            self.verdict.setText(v.label.upper())
+        colours = self._colours(self.model.classifier.labels if self.model.classifier else ())
+        text = v.label.upper()
+        if self.verdict.text() != text:  # a style sheet costs a re-layout: only when the verdict changes
+            self.verdict.setText(text)
+            colour = colours.get(v.label)
             self.verdict.setStyleSheet(f"color: rgb{colour}" if colour else "")
-            self.confidence.setValue(int(round(100 * v.confidence)) if v.label != SILENCE else 0)
-        if self.timeline:
-            now = self.timeline[-1][0]
-            t = np.array([x[0] for x in self.timeline]) - now
-            self.timeline_curve.setData(t, [x[1] for x in self.timeline])
-            names = list(self._colours(self.model.classifier.labels if self.model.classifier else ()))
-            index = np.array([[names.index(x[2]) if x[2] in names else 0 for x in self.timeline]], np.uint8)
-            lut = np.array(list(self._colours(names).values()), np.uint8)
-            self.timeline_strip.setImage(index, lut=lut, levels=(0, len(lut) - 1))
-            hop = self.live_settings().hop_s
-            self.timeline_strip.setRect(t[0] - hop, -0.18, (t[-1] - t[0]) + hop, 0.12)
+        self.confidence.setValue(int(round(100 * v.confidence)) if v.label != SILENCE else 0)
+        now = self.timeline[-1][0]
+        t = np.fromiter((x[0] for x in self.timeline), float, len(self.timeline)) - now
+        self.timeline_curve.setData(t, np.fromiter((x[1] for x in self.timeline), float, len(self.timeline)))
+        names = list(colours)
+        index = np.array([[names.index(x[2]) if x[2] in names else 0 for x in self.timeline]], np.uint8)
+        lut = np.array(list(colours.values()), np.uint8)
+        self.timeline_strip.setImage(index, lut=lut, levels=(0, len(lut) - 1))
+        hop = self.live_settings().hop_s
+        self.timeline_strip.setRect(t[0] - hop, -0.18, (t[-1] - t[0]) + hop, 0.12)
 
     @staticmethod
     def _colours(labels) -> dict[str, tuple[int, int, int]]:
