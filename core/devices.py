@@ -45,8 +45,8 @@ class Device:
         return f"{self.name} ({self.default_rate_hz} Hz)"
 
 
-_state_lock = threading.Lock()
-_open_streams = 0  # PortAudio may only be re-initialised (to see new devices) with no stream open
+_portaudio = threading.RLock()  # PortAudio's global calls (scan, query, open, close) are not thread-safe
+_open_streams = 0  # and it may only be re-initialised (to see new devices) with no stream open
 
 
 # What ALSA, JACK and PortAudio print while probing devices that are not there (fd 2, not Python's logging).
@@ -69,8 +69,9 @@ def devices(kind: Kind) -> list[Device]:
     """The devices that can record (`input`) or play (`output`), the default one first."""
     sd = _sd()
     try:
-        listed = sd.query_devices()
-        default = sd.default.device[0 if kind == "input" else 1]
+        with _portaudio:
+            listed = sd.query_devices()
+            default = sd.default.device[0 if kind == "input" else 1]
     except sd.PortAudioError as e:
         raise DeviceError(f"cannot list the audio devices: {_problem(e, kind)}") from None
     key = "max_input_channels" if kind == "input" else "max_output_channels"
@@ -115,7 +116,7 @@ def rescan() -> bool:
     """Scan the devices again (a device plugged in since start-up appears). PortAudio can only do this with
     no stream open; returns False (and keeps the old list) otherwise."""
     sd = _sd()
-    with _state_lock:
+    with _portaudio:
         if _open_streams:
             return False
         with filtered_stderr(_PROBE_NOISE):
@@ -126,7 +127,7 @@ def rescan() -> bool:
 
 def _opened(delta: int) -> None:
     global _open_streams
-    with _state_lock:
+    with _portaudio:
         _open_streams += delta
 
 
@@ -220,7 +221,7 @@ class Player:
                 self._frame = 0
             self._heard = (self._frame, None)
         try:
-            with filtered_stderr(_PROBE_NOISE):  # a failed open prints PortAudio's internals
+            with _portaudio, filtered_stderr(_PROBE_NOISE):  # a failed open prints PortAudio's internals
                 stream = sd.OutputStream(
                     samplerate=out_rate,
                     channels=1,
@@ -318,7 +319,7 @@ class Microphone:
         sd = _sd()
         channels = min(2, self.device.inputs)
         try:
-            with filtered_stderr(_PROBE_NOISE):  # a failed open prints PortAudio's internals
+            with _portaudio, filtered_stderr(_PROBE_NOISE):  # a failed open prints PortAudio's internals
                 stream = sd.InputStream(
                     samplerate=self.rate_hz,
                     channels=channels,
@@ -371,16 +372,27 @@ class Microphone:
 
 
 class Recorder:
-    """Records from an input device until stopped; the level of the latest audio for a meter.
+    """Records from an input device until stopped (or `max_s`); the level of the latest audio for a meter.
 
     If the device goes away, what was recorded so far is kept and `error` says what happened.
     """
 
-    def __init__(self, device: str | None = None):
+    def __init__(self, device: str | None = None, max_s: float = 3600.0):
         self._blocks: list[np.ndarray] = []  # appended by the audio thread (list.append is atomic)
+        self._frames = 0
         self.error: str | None = None
-        self.mic = Microphone(device, self._blocks.append, self._lost)
+        self.mic = Microphone(device, self._add, self._lost)
         self.rate_hz = self.mic.rate_hz
+        self.max_frames = int(max_s * self.rate_hz)
+
+    def _add(self, block: np.ndarray) -> None:  # on the audio thread: store and return
+        if self._frames < self.max_frames:
+            self._blocks.append(block)
+            self._frames += len(block)
+        elif self.error is None:
+            limit_s = self.max_frames / self.rate_hz
+            limit = f"{limit_s / 60:g} min" if limit_s >= 60 else f"{limit_s:g} s"
+            self.error = f"recording stopped at its limit of {limit}"
 
     def start(self) -> None:
         self.mic.start()
@@ -394,7 +406,7 @@ class Recorder:
 
     @property
     def seconds(self) -> float:
-        return sum(len(b) for b in list(self._blocks)) / self.rate_hz
+        return self._frames / self.rate_hz
 
     def level_dbfs(self, window_s: float = 0.1) -> float:
         """Peak level of the last `window_s` seconds, in dB relative to full scale (-inf for silence)."""

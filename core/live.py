@@ -423,12 +423,12 @@ class LiveSession:
         self.problem = f"the input device {name} stopped delivering audio; retrying every {self.RETRY_S:g} s"
         self.listener.problem(self.problem)
         while not self._stop.wait(self.RETRY_S):
-            rescan()  # a device plugged in again may have a new place in the list
             try:
                 self._open()
                 return  # "recovered" is reported when audio actually arrives
-            except DeviceError:
-                continue
+            except DeviceError as e:
+                if "not connected" in str(e):
+                    rescan()  # a device plugged in again is only listed after PortAudio scans again
 
     def _segment(self, segment: LiveSegment) -> None:
         with self._log_lock:

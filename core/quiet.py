@@ -17,12 +17,17 @@ _lock = threading.Lock()  # fd 2 is the whole process's: one capture at a time, 
 
 @contextlib.contextmanager
 def filtered_stderr(noise: re.Pattern[str]) -> Iterator[None]:
+    """Capture fd 2 around the block and pass on what is not `noise`. Never waits: while another thread is
+    capturing (TensorFlow's import takes seconds), the block runs unfiltered."""
     try:
         fd = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):  # no real stderr (a frozen GUI app, captured test output)
         yield
         return
-    with _lock:
+    if not _lock.acquire(blocking=False):
+        yield
+        return
+    try:
         sys.stderr.flush()
         saved = os.dup(fd)
         with tempfile.TemporaryFile(mode="w+b") as capture:
@@ -36,3 +41,5 @@ def filtered_stderr(noise: re.Pattern[str]) -> Iterator[None]:
                 for line in capture.read().decode(errors="replace").splitlines(keepends=True):
                     if not noise.search(line):
                         sys.stderr.write(line)
+    finally:
+        _lock.release()

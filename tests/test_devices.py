@@ -139,6 +139,15 @@ def test_a_recording_keeps_its_audio_when_the_device_goes_away(virtual_audio, mu
     assert take.duration_s > 1.0 and np.abs(take.samples).max() > 0.05
 
 
+def test_a_recording_stops_at_its_limit_and_keeps_what_it_has(virtual_audio):
+    recorder = Recorder(max_s=0.5)
+    recorder.start()
+    assert wait_until(lambda: recorder.error is not None, 10)
+    take = recorder.stop()
+    assert recorder.error == "recording stopped at its limit of 0.5 s"
+    assert 0.5 <= take.duration_s < 0.6
+
+
 def test_playback_stops_with_a_message_when_the_device_goes_away(virtual_audio, speech_clip):
     player = Player(load_audio(speech_clip, 16000).samples, 16000)
     player.play()

@@ -341,7 +341,16 @@ def test_the_live_tab_follows_the_microphone_and_keeps_the_last_seconds(window, 
 def test_the_live_tab_says_when_the_device_is_lost_and_carries_on_when_it_is_back(window, qtbot, virtual_audio):
     live = window.live_tab
     live.start()
-    qtbot.waitUntil(lambda: live.latest is not None, timeout=10_000)
+    try:
+        qtbot.waitUntil(lambda: live.latest is not None, timeout=10_000)
+    except Exception:
+        s = live.session
+        raise AssertionError(
+            f"verdict={live.verdict.text()!r} problem={live.problem.text()!r} session={s} "
+            f"task_running={live.task.running if live.task else None} "
+            f"verdicts={s.analyzer.verdicts if s else None} mic_active={s.mic.active if s and s.mic else None} "
+            f"thread={s.running if s else None} frames={s.analyzer.frames_done if s else None}"
+        ) from None
     try:
         virtual_audio.stop()
         qtbot.waitUntil(lambda: "stopped delivering audio" in live.problem.text(), timeout=10_000)
