@@ -77,6 +77,7 @@ class LiveTab(QWidget):
         self.task = None
         self.spectrogram: np.ndarray | None = None  # (bins, frames) in dB, newest on the right
         self.spec_top = 0.0  # dB at the top of the colour scale
+        self.spec_placed = False
         self.timeline: collections.deque = collections.deque()  # (end_s, p(second label), label)
         self.latest = None  # the newest verdict
 
@@ -363,7 +364,7 @@ class LiveTab(QWidget):
         step = max(1, len(freqs) // 6)
         self.spec_plot.getAxis("left").setTicks([[(i + 0.5, f"{freqs[i]:.0f}") for i in range(0, len(freqs), step)]])
         self.spec_plot.setLabel("left", "frequency (Hz)")
-        self.spec_image.setRect(-SPECTROGRAM_S, 0, SPECTROGRAM_S, len(freqs))
+        self.spec_placed = False  # the image is placed in seconds and bands once it has a size
 
     def _add_verdicts(self, verdicts) -> None:
         self.latest = verdicts[-1]
@@ -374,8 +375,14 @@ class LiveTab(QWidget):
             self.timeline.popleft()
 
     def _draw_spectrogram(self) -> None:
-        if self.spectrogram is not None:
-            self.spec_image.setImage(self.spectrogram, autoLevels=False, levels=(self.spec_top - 80, self.spec_top))
+        if self.spectrogram is None:
+            return
+        self.spec_image.setImage(self.spectrogram, autoLevels=False, levels=(self.spec_top - 80, self.spec_top))
+        if not self.spec_placed:
+            self.spec_image.setRect(-SPECTROGRAM_S, 0, SPECTROGRAM_S, self.spectrogram.shape[0])
+            self.spec_plot.setXRange(-SPECTROGRAM_S, 0, padding=0)
+            self.spec_plot.setYRange(0, self.spectrogram.shape[0], padding=0)
+            self.spec_placed = True
 
     def _draw_verdicts(self) -> None:
         v = self.latest

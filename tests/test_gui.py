@@ -319,6 +319,8 @@ def test_the_live_tab_follows_the_microphone_and_keeps_the_last_seconds(window, 
     qtbot.waitUntil(lambda: live.verdict.text() == "MUSIC", timeout=15_000)
     assert live.confidence.value() > 50 and live.level.value() > 20
     assert live.spectrogram is not None and live.spectrogram.shape[1] == 1000
+    placed = live.spec_image.mapRectToParent(live.spec_image.boundingRect())
+    assert (placed.left(), placed.width()) == (pytest.approx(-10.0), pytest.approx(10.0))  # seconds ago
     assert len(live.timeline) > 20 and {x[2] for x in live.timeline} >= {"speech", "music"}
 
     live.keep_box.setValue(3)
