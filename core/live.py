@@ -132,7 +132,7 @@ class LiveAnalyzer:
         self._recent_power = np.zeros(0, np.float32)  # their mean squared samples
         self._next_verdict = self.window_frames  # the frame count at which the next verdict is due
         self._label: str | None = None
-        self._segment: tuple[float, list[np.ndarray]] | None = None  # (start_s, verdict probabilities)
+        self._segment: tuple[float, np.ndarray, int] | None = None  # (start_s, sum of probabilities, verdicts)
         self._last_end_s = 0.0
 
     def seconds(self, frames: int) -> float:
@@ -206,20 +206,20 @@ class LiveAnalyzer:
 
     def _track(self, verdict: Verdict, probs: np.ndarray) -> None:
         if self._segment is None:
-            self._segment = (verdict.start_s, [probs])
+            self._segment = (verdict.start_s, probs.astype(np.float64), 1)
         elif verdict.label != self._label:
-            start, _ = self._segment
-            boundary = max(start, (verdict.start_s + verdict.end_s) / 2)
+            boundary = max(self._segment[0], (verdict.start_s + verdict.end_s) / 2)
             self._close(boundary)
-            self._segment = (boundary, [probs])
+            self._segment = (boundary, probs.astype(np.float64), 1)
         else:
-            self._segment[1].append(probs)
+            start, total, count = self._segment
+            self._segment = (start, total + probs, count + 1)  # a running sum: hours of one label cost nothing
         self._label = verdict.label
         self._last_end_s = verdict.end_s
 
     def _close(self, end_s: float) -> None:
-        start, probs = self._segment
-        mean = np.mean(probs, axis=0)
+        start, total, count = self._segment
+        mean = total / count
         labels = self.classifier.labels
         self.listener.segment(
             LiveSegment(start, end_s, self._label, {k: float(v) for k, v in zip(labels, mean, strict=True)})
