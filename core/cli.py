@@ -1,4 +1,4 @@
-"""The headless command line: classify, download, train, evaluate, --self-test. Same core as the app; no Qt.
+"""The headless command line: classify, download, train, evaluate, live, --self-test. Same core as the app; no Qt.
 
 TensorFlow is imported only by the commands that need it, so `--help` and errors in arguments are instant.
 """
@@ -19,7 +19,7 @@ from typing import TextIO
 from core import __version__
 from core.errors import Cancelled, ModelError, MusicSpeechError
 
-COMMANDS = ("classify", "download", "train", "evaluate")
+COMMANDS = ("classify", "download", "train", "evaluate", "live")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,6 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, help="a .msmodel file (default: the shipped model)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(run=cmd_evaluate)
+
+    p = sub.add_parser("live", help="classify the microphone continuously: one line per verdict change")
+    p.add_argument("--device", help="input device: a name or number from --list-devices (default: the system's)")
+    p.add_argument("--list-devices", action="store_true", help="list the input devices and exit")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: at Ctrl+C)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="json: one object per line")
+    p.add_argument("--window", type=float, default=1.0, metavar="S", help="audio per verdict (default 1 s)")
+    p.add_argument("--hop", type=float, default=0.25, metavar="S", help="a verdict every S seconds (default 0.25)")
+    p.add_argument("--log", type=Path, metavar="CSV", help="also append every segment to this CSV file")
+    p.add_argument("--model", type=Path, help="a .msmodel file (default: the shipped model)")
+    p.set_defaults(run=cmd_live)
     return parser
 
 
@@ -333,6 +344,75 @@ def _print_confusion(labels: Sequence[str], confusion: list[list[int]]) -> None:
     print(f"{corner:<{width + 6}}" + "".join(f"{x:>{width}}" for x in labels))
     for label, row in zip(labels, confusion, strict=True):
         print(f"{label:<{width + 6}}" + "".join(f"{n:>{width}}" for n in row))
+
+
+# live ----------------------------------------------------------------------------------------------------
+
+
+def cmd_live(args: argparse.Namespace) -> int:
+    from core.devices import input_devices
+
+    if args.list_devices:
+        for d in input_devices():
+            print(f"{d.index:>3} {'*' if d.is_default else ' '} {d.label}")
+        return 0
+    from core.inference import Classifier
+    from core.live import LiveSession, LiveSettings
+
+    device = args.device
+    if device is not None and device.isdigit():  # a number from --list-devices
+        device = next((d.name for d in input_devices() if d.index == int(device)), device)
+    try:
+        settings = LiveSettings(window_s=args.window, hop_s=args.hop)
+        classifier = Classifier.from_path(resolve_model(args.model))
+        settings.check(classifier.spec.window_s)
+    except ValueError as e:
+        raise MusicSpeechError(str(e)) from None
+    session = LiveSession(classifier, settings, device, _console_live_listener(args.format))
+    session.start()
+    mic = session.mic
+    print(
+        f"listening to {mic.device.name} ({mic.rate_hz} Hz); a verdict every {settings.hop_s:g} s on the last "
+        f"{settings.window_s:g} s, a change shows within about {settings.delay_s:g} s"
+        + ("" if args.duration else "; Ctrl+C stops"),
+        file=sys.stderr,
+        flush=True,
+    )
+    if args.log:
+        session.log_segments(args.log)
+    end = time.monotonic() + args.duration if args.duration else float("inf")
+    try:
+        while time.monotonic() < end:
+            time.sleep(min(0.1, max(0.0, end - time.monotonic())))
+    except KeyboardInterrupt:
+        pass  # the usual way to end a live session: the last segment is still printed
+    finally:
+        session.stop()
+    return 0
+
+
+def _console_live_listener(fmt: str):
+    """One line per segment on stdout (text or JSON); device problems on stderr."""
+    from core.live import SILENCE, LiveListener
+
+    class Console(LiveListener):
+        def segment(self, segment) -> None:
+            if fmt == "json":
+                print(json.dumps(segment.to_dict()), flush=True)
+                return
+            probs = (
+                "  ".join(f"{k} {v:.0%}" for k, v in segment.probabilities.items()) if segment.label != SILENCE else ""
+            )
+            span = f"{_duration(segment.start_s):>9} - {_duration(segment.end_s):>9}"
+            print(f"{span}  {segment.label:<8} {probs}", flush=True)
+
+        def problem(self, message: str) -> None:
+            print(f"warning: {message}", file=sys.stderr, flush=True)
+
+        def recovered(self, message: str) -> None:
+            print(message, file=sys.stderr, flush=True)
+
+    return Console()
 
 
 # helpers -------------------------------------------------------------------------------------------------

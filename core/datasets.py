@@ -14,6 +14,7 @@ import random
 import shutil
 import tarfile
 import tempfile
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.audio import Waveform, load_audio, resample, to_mono_float32
+from core.audio import Waveform, load_audio, resample, to_mono_float32, write_wav
 from core.errors import AudioError, Cancelled, DatasetError
 
 AUDIO_EXTENSIONS = frozenset(
@@ -168,6 +169,18 @@ def _has_audio(folder: Path) -> bool:
 
 def _label_from_folder(name: str) -> str:
     return name[: -len("_wav")] if name.lower().endswith("_wav") else name
+
+
+def add_to_class_folder(root: str | os.PathLike, label: str, waveform: Waveform, prefix: str = "live") -> Path:
+    """Save a clip into a class-per-folder tree, as `root/label/prefix-YYYYmmdd-HHMMSS.wav` (a new name each
+    time), atomically. Returns the file written."""
+    folder = Path(root) / label
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target, n = folder / f"{prefix}-{stamp}.wav", 1
+    while target.exists():
+        n += 1
+        target = folder / f"{prefix}-{stamp}-{n}.wav"
+    return write_wav(target, waveform)
 
 
 def expand_paths(paths: Sequence[str | os.PathLike]) -> list[Path]:

@@ -1,16 +1,16 @@
 """TensorFlow and Keras, imported once and quietly.
 
 TensorFlow's C++ runtime writes start-up notices (oneDNN, CUDA probing, CPU features) straight to file
-descriptor 2 before its log level applies. They mean nothing to a user, so the import runs with fd 2
-captured; anything else written meanwhile (by another thread, or a real import error) is passed on.
+descriptor 2 before its log level applies. They mean nothing to a user, so they are filtered out
+(`core.quiet`); anything else written meanwhile (by another thread, or a real import error) is passed on.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import sys
-import tempfile
+
+from core.quiet import filtered_stderr
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -22,29 +22,9 @@ _NOISE = re.compile(
 
 
 def _import_quietly():
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # no real stderr (frozen GUI app, captured test output)
-        fd = None
-    if fd is None:
+    with filtered_stderr(_NOISE):
         import keras
         import tensorflow
-
-        return tensorflow, keras
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    with tempfile.TemporaryFile(mode="w+b") as capture:
-        os.dup2(capture.fileno(), fd)
-        try:
-            import keras
-            import tensorflow
-        finally:
-            os.dup2(saved, fd)
-            os.close(saved)
-            capture.seek(0)
-            for line in capture.read().decode(errors="replace").splitlines(keepends=True):
-                if not _NOISE.search(line):
-                    sys.stderr.write(line)
     return tensorflow, keras
 
 

@@ -1,20 +1,33 @@
 """Inspect: one clip's waveform, spectrogram (Hz axis, dB colour bar) and the prediction over time, with linked
-zoom and scroll."""
+zoom and scroll; playback with a playhead (click or drag to seek); a recording from the microphone opens here."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from core.audio import Waveform, load_audio
+from core.audio import Waveform, load_audio, resample, write_wav
+from core.errors import MusicSpeechError
 from core.features import FeatureSpec, frame_features
 from gui.active_model import ActiveModel
+from gui.audio_devices import AudioDevices
 from gui.tasks import run_task
 
 if TYPE_CHECKING:
@@ -54,12 +67,33 @@ class InspectTab(QWidget):
     status = Signal(str)
     opened = Signal(Path)
 
-    def __init__(self, model: ActiveModel, parent: QWidget | None = None):
+    def __init__(self, model: ActiveModel, devices: AudioDevices, parent: QWidget | None = None):
         super().__init__(parent)
         self.model = model
+        self.devices = devices
         self.current: Inspection | None = None
-        self.path: Path | None = None
+        self.path: Path | None = None  # the file shown; None for a recording
+        self.take: Waveform | None = None  # the recording shown, at the device's rate (what "Save as WAV" writes)
+        self.shown_name: Path | None = None  # what the tab shows or is about to show
         self.task = None
+
+        self.recorder = None
+        self.record_task = None
+        self.record_button = QPushButton("&Record")
+        self.record_button.setToolTip("Record from the input device chosen in the Audio menu")
+        self.record_button.clicked.connect(self.toggle_record)
+        self.meter = QProgressBar()
+        self.meter.setRange(0, 60)
+        self.meter.setTextVisible(False)
+        self.meter.setMaximumWidth(120)
+        self.meter.setAccessibleName("Input level")
+        self.meter.setVisible(False)
+        self.record_timer = QTimer(self)
+        self.record_timer.setInterval(50)
+        self.record_timer.timeout.connect(self._show_level)
+        self.save_button = QPushButton("Sa&ve as WAV…")
+        self.save_button.setEnabled(False)
+        self.save_button.clicked.connect(self.save_dialog)
 
         self.player = None
         self.play_button = QPushButton("&Play")
@@ -78,7 +112,7 @@ class InspectTab(QWidget):
         self.scale = QComboBox()
         self.scale.addItems(["Mel spectrogram", "Linear spectrogram"])
         self.scale.setAccessibleName("Spectrogram frequency scale")
-        self.scale.currentIndexChanged.connect(lambda _: self.path and self.open(self.path))
+        self.scale.currentIndexChanged.connect(self._redraw)
         self.verdict = QLabel("Open a file, or drop one here")
         self.verdict.setAccessibleName("Prediction")
         font = self.verdict.font()
@@ -111,23 +145,32 @@ class InspectTab(QWidget):
             if plot is not self.wave_plot:
                 plot.setXLink(self.wave_plot)
         self.plots.ci.layout.setRowStretchFactor(1, 3)
-        self.playheads = [pg.InfiniteLine(0, pen=pg.mkPen("#d62728", width=2)) for _ in range(3)]
+        self.playheads = [
+            pg.InfiniteLine(0, pen=pg.mkPen("#d62728", width=2), movable=True, hoverPen=pg.mkPen("#d62728", width=4))
+            for _ in range(3)
+        ]
         for plot, line in zip((self.wave_plot, self.spec_plot, self.timeline_plot), self.playheads, strict=True):
             plot.addItem(line)
+            line.setToolTip("Drag to move the playhead; or click anywhere on the plots")
+            line.sigDragged.connect(lambda moved: self._set_playhead(moved.value()))
+            line.sigPositionChangeFinished.connect(lambda moved: self.seek(moved.value()))
+        self.plots.scene().sigMouseClicked.connect(self._clicked)
 
         top = QHBoxLayout()
         top.addWidget(self.open_button)
+        top.addWidget(self.record_button)
+        top.addWidget(self.meter)
         top.addWidget(self.play_button)
         top.addWidget(self.stop_button)
+        top.addWidget(self.save_button)
         top.addWidget(self.scale)
         top.addStretch(1)
         top.addWidget(self.verdict)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.plots, 1)
-        model.changed.connect(
-            lambda _: self.path and self.current and self.current.prediction is None and self.open(self.path)
-        )
+        model.changed.connect(lambda _: self.current and self.current.prediction is None and self._redraw())
+        devices.output_changed.connect(self._output_changed)
 
     def choose_file(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Open audio file")
@@ -142,31 +185,44 @@ class InspectTab(QWidget):
     def open(self, path: Path) -> None:
         """Decode, draw and classify `path` in the background; the tab shows it when ready."""
         path = Path(path)
-        self.path = path
+        self.path, self.take = path, None
         self.verdict.setText(f"reading {path.name}…")
+        self._inspect(lambda: load_audio(path, DISPLAY_RATE_HZ), path)
+
+    def show_recording(self, take: Waveform) -> None:
+        """Show a recording (kept at its own rate for saving) as if it were a file."""
+        self.path, self.take = None, take
+        name = Path(f"recording {time.strftime('%H:%M:%S')}")
+        self.verdict.setText("analysing the recording…")
+        self._inspect(lambda: Waveform(resample(take.samples, take.rate_hz, DISPLAY_RATE_HZ), DISPLAY_RATE_HZ), name)
+
+    def _redraw(self) -> None:
+        """Show the same clip again (another scale, or the model has arrived)."""
+        if self.path is not None:
+            self.open(self.path)
+        elif self.take is not None:
+            self.show_recording(self.take)
+
+    def _inspect(self, read, name: Path) -> None:
         classifier = self.model.classifier
         spec = self.display_spec()
         if self.task is not None and self.task.running:
             self.task.cancel()
+        self.shown_name = name
+        self.save_button.setEnabled(False)
 
         def work(ctx):
-            waveform = load_audio(path, DISPLAY_RATE_HZ)
-            return inspect_audio(waveform, spec, classifier)
+            return inspect_audio(read(), spec, classifier)
 
-        self.task = run_task(work, on_result=lambda r: self.show_inspection(r, path), on_error=self._failed, owner=self)
-
-    def show_waveform(self, waveform: Waveform, name: str) -> None:
-        """Show samples that are already in memory (a recording)."""
-        self.path = None
-        self.show_inspection(inspect_audio(waveform, self.display_spec(), self.model.classifier), Path(name))
+        self.task = run_task(work, on_result=lambda r: self.show_inspection(r, name), on_error=self._failed, owner=self)
 
     def _failed(self, message: str) -> None:
         self.verdict.setText("cannot show this file")
         self.status.emit(message)
 
     def show_inspection(self, inspection: Inspection, path: Path) -> None:
-        if self.path is not None and path != self.path:
-            return  # a newer file was opened meanwhile
+        if path != self.shown_name:
+            return  # a newer clip was opened meanwhile
         self.current = inspection
         w, spec = inspection.waveform, inspection.spec
         self.wave_curve_min.setData(inspection.envelope_t, inspection.envelope[:, 0])
@@ -190,14 +246,18 @@ class InspectTab(QWidget):
         self.wave_plot.setXRange(0, w.duration_s, padding=0)
         self._new_player(w)
         self._show_prediction(inspection.prediction, path)
-        self.opened.emit(path)
+        self.save_button.setEnabled(self.take is not None)
+        if self.path is not None:
+            self.opened.emit(path)
 
-    # playback ----------------------------------------------------------------------------------------------
+    # playback --------------------------------------------------------------------------------------------
     def _new_player(self, waveform: Waveform) -> None:
         from core.devices import Player  # PortAudio loads on first play, not at start-up
 
         self.stop()
-        self.player = Player(waveform.samples, waveform.rate_hz)
+        if self.player is not None:
+            self.player.close()
+        self.player = Player(waveform.samples, waveform.rate_hz, self.devices.output_name)
         self.play_button.setEnabled(True)
         self.stop_button.setEnabled(True)
         self._set_playhead(0.0)
@@ -228,8 +288,38 @@ class InspectTab(QWidget):
         self.play_button.setText("&Play")
         self._set_playhead(0.0)
 
+    def seek(self, seconds: float) -> None:
+        """Move the playhead (and playback, if playing) to `seconds`."""
+        if self.player is None:
+            return
+        seconds = float(np.clip(seconds, 0.0, self.player.duration_s))
+        self.player.seek(seconds)
+        self._set_playhead(seconds)
+
+    def _clicked(self, event) -> None:
+        if event.button() != Qt.LeftButton or self.player is None:
+            return
+        for plot in (self.wave_plot, self.spec_plot, self.timeline_plot):
+            if plot.vb.sceneBoundingRect().contains(event.scenePos()):
+                self.seek(plot.vb.mapSceneToView(event.scenePos()).x())
+                return
+
+    def _output_changed(self, name) -> None:
+        if self.player is None:
+            return
+        self.player.device = name
+        if self.player.playing:  # go on playing, on the new device
+            self.player.pause()
+            self.toggle_play()
+
     def _move_playhead(self) -> None:
         if self.player is None:
+            return
+        if self.player.error:
+            self.status.emit(self.player.error)
+            self.playhead_timer.stop()
+            self.play_button.setText("&Play")
+            self._set_playhead(self.player.position_s)
             return
         self._set_playhead(self.player.position_s)
         if not self.player.playing and self.player.position_s >= self.player.duration_s - 0.05:
@@ -237,7 +327,89 @@ class InspectTab(QWidget):
 
     def _set_playhead(self, seconds: float) -> None:
         for line in self.playheads:
-            line.setValue(seconds)
+            if line.value() != seconds:
+                line.setValue(seconds)
+
+    # recording -------------------------------------------------------------------------------------------
+    def toggle_record(self) -> None:
+        if self.recorder is not None:
+            self.stop_recording()
+            return
+        if self.record_task is not None and self.record_task.running:
+            return  # the device is being opened
+        name = self.devices.input_name
+
+        def work(_ctx):
+            from core.devices import Recorder
+
+            recorder = Recorder(name)
+            recorder.start()
+            return recorder
+
+        self.record_button.setEnabled(False)
+        self.record_task = run_task(work, on_result=self._recording, on_error=self._record_failed, owner=self)
+
+    def _recording(self, recorder) -> None:
+        self.recorder = recorder
+        self.record_button.setEnabled(True)
+        self.record_button.setText("Stop &recording")
+        self.meter.setVisible(True)
+        self.record_timer.start()
+        self.verdict.setText("recording…")
+
+    def _record_failed(self, message: str) -> None:
+        self.record_button.setEnabled(True)
+        self.status.emit(message)
+
+    def _show_level(self) -> None:
+        recorder = self.recorder
+        if recorder is None:
+            return
+        level = recorder.level_dbfs()
+        self.meter.setValue(int(np.clip(level + 60, 0, 60)) if np.isfinite(level) else 0)
+        self.meter.setToolTip(f"{level:.0f} dBFS")
+        self.verdict.setText(f"recording… {recorder.seconds:.1f} s")
+        if recorder.error:  # the device went away: keep what was recorded
+            self.stop_recording()
+
+    def stop_recording(self) -> None:
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            return
+        self.record_timer.stop()
+        self.meter.setVisible(False)
+        self.record_button.setText("&Record")
+        take = recorder.stop()
+        if recorder.error:
+            self.status.emit(recorder.error)
+        if take.duration_s < 0.1:
+            self.verdict.setText("nothing was recorded")
+            return
+        self.show_recording(take)
+
+    def save_dialog(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Save recording", "recording.wav", "WAV audio (*.wav)")
+        if name:
+            self.save_recording(Path(name))
+
+    def save_recording(self, path: Path) -> None:
+        """Write the recording shown as WAV (atomically, in the background)."""
+        take = self.take
+        if take is None:
+            return
+
+        def work(_ctx):
+            try:
+                return write_wav(path, take)
+            except OSError as e:  # read-only folder, full disk: the file that was there is left as it was
+                raise MusicSpeechError(f"could not save {path}: {e.strerror or e}") from None
+
+        run_task(
+            work,
+            on_result=lambda written: self.status.emit(f"saved {written.name}"),
+            on_error=lambda message: QMessageBox.warning(self, "Not saved", message),
+            owner=self,
+        )
 
     def _show_prediction(self, prediction: Prediction | None, path: Path) -> None:
         for region in self.uncertain_regions:

@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
 
 from core import __version__
 from gui.active_model import ActiveModel
+from gui.audio_devices import AudioDevices
 from gui.classify_tab import ClassifyTab
 from gui.inspect_tab import InspectTab
+from gui.live_tab import LiveTab
 from gui.train_tab import TrainTab
 
 RECENT_FILES = 8
@@ -25,13 +27,16 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Music or speech")
         self.setAcceptDrops(True)
 
+        self.devices = AudioDevices(self.settings, self)
         self.train_tab = TrainTab(model, self.settings)
-        self.inspect_tab = InspectTab(model)
+        self.inspect_tab = InspectTab(model, self.devices)
         self.classify_tab = ClassifyTab(model)
+        self.live_tab = LiveTab(model, self.devices, self.settings)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.train_tab, "&Train")
         self.tabs.addTab(self.inspect_tab, "&Inspect")
         self.tabs.addTab(self.classify_tab, "&Classify")
+        self.tabs.addTab(self.live_tab, "&Live")
         self.tabs.setCurrentWidget(self.classify_tab)
         self.setCentralWidget(self.tabs)
 
@@ -41,7 +46,7 @@ class MainWindow(QMainWindow):
         model.loading.connect(lambda name: self.model_label.setText(f"loading model {name}…"))
         model.changed.connect(self._model_changed)
         model.failed.connect(self._model_failed)
-        for tab in (self.train_tab, self.inspect_tab, self.classify_tab):
+        for tab in (self.train_tab, self.inspect_tab, self.classify_tab, self.live_tab):
             tab.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.classify_tab.open_in_inspect.connect(self.open_in_inspect)
         self.inspect_tab.opened.connect(self._remember_recent)
@@ -63,6 +68,16 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Load &model…", "Ctrl+M", self.choose_model)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.Quit, self.close)
+        audio_menu = self.menuBar().addMenu("&Audio")
+        self.input_menu = audio_menu.addMenu("&Input device")
+        self.output_menu = audio_menu.addMenu("&Output device")
+        audio_menu.addSeparator()
+        self._action(audio_menu, "&Refresh device list", None, lambda: self.devices.refresh(rescan=True))
+        self.devices.listed.connect(self._fill_device_menus)
+        self.devices.failed.connect(lambda message: self.statusBar().showMessage(message, 8000))
+        self.devices.input_changed.connect(lambda name: self._check_device(self.input_menu, name))
+        self.devices.output_changed.connect(lambda name: self._check_device(self.output_menu, name))
+        self._fill_device_menus()
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About", None, self.about)
 
@@ -73,6 +88,33 @@ class MainWindow(QMainWindow):
         action.triggered.connect(slot)
         menu.addAction(action)
         return action
+
+    def _fill_device_menus(self) -> None:
+        """Radio lists of the devices (the chosen one checked; one that is remembered but gone is marked)."""
+        for menu, kind, listed, chosen, choose in (
+            (self.input_menu, "input", self.devices.inputs, self.devices.input_name, self.devices.choose_input),
+            (self.output_menu, "output", self.devices.outputs, self.devices.output_name, self.devices.choose_output),
+        ):
+            menu.clear()
+            group = QActionGroup(menu)
+            entries = [("System default", None)] + [(d.label, d.name) for d in listed]
+            if chosen and all(d.name != chosen for d in listed):
+                entries.append((f"{chosen} (not connected)", chosen))
+            for text, name in entries:
+                action = menu.addAction(text)
+                action.setData(name)
+                action.setCheckable(True)
+                action.setChecked(name == chosen)
+                action.setActionGroup(group)
+                action.triggered.connect(lambda _=False, n=name, c=choose: c(n))
+            if not listed:
+                menu.addAction(f"(no {kind} devices found)").setEnabled(False)
+
+    @staticmethod
+    def _check_device(menu, name) -> None:
+        for action in menu.actions():
+            if action.isCheckable():
+                action.setChecked(action.data() == name)
 
     # files -------------------------------------------------------------------------------------------------
     def open_dialog(self) -> None:
@@ -165,4 +207,6 @@ class MainWindow(QMainWindow):
         self.classify_tab.cancel()
         self.train_tab.cancel()
         self.inspect_tab.stop()
+        self.inspect_tab.stop_recording()
+        self.live_tab.stop()
         super().closeEvent(event)

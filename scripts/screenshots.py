@@ -1,10 +1,14 @@
-"""Screenshots of each tab with real data, for the README: docs/screenshot-{train,inspect,classify}.png.
+"""Screenshots of each tab with real data, for the README: docs/screenshot-{train,inspect,classify,live}.png.
+
+The Live tab listens to a virtual sound device (a PulseAudio null sink, as in the tests) into which GTZAN speech
+and then music are played.
 
 ./scripts/screenshots.sh        # under Xvfb (a real X11 window); QT_QPA_PLATFORM=offscreen works too
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -19,7 +23,16 @@ GTZAN = ROOT.parent / "shared" / "data" / "gtzan_music_speech" / "music_speech"
 
 
 def main() -> int:
+    import numpy as np
+
+    from tests.virtual_audio import VirtualAudio
+
+    runtime = Path(tempfile.mkdtemp(prefix="musicspeech-pulse-"))
+    os.environ["XDG_RUNTIME_DIR"] = str(runtime)  # before PortAudio loads: it finds this server
+    audio = VirtualAudio(runtime)
+    audio.start()
     app = QApplication(sys.argv[:1])
+    from core.audio import load_audio
     from gui.app import create_window
 
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"), QSettings.IniFormat)
@@ -78,9 +91,25 @@ def main() -> int:
     )
     step(lambda: train.result is not None, lambda: (train.confusion.cellClicked.emit(1, 1), None))
     step(lambda: True, shoot("train"))
+    live = window.live_tab
+
+    def listen():
+        window.tabs.setCurrentWidget(live)
+        live.start()
+
+    def play():
+        speech = load_audio(GTZAN / "speech_wav" / "comedy.wav", 16000).samples[: 16000 * 12]
+        music = load_audio(GTZAN / "music_wav" / "bagpipe.wav", 16000).samples[: 16000 * 16]
+        audio.play(np.concatenate([speech, music]))
+
+    step(lambda: True, listen)
+    step(lambda: live.latest is not None, play)
+    step(lambda: len(live.timeline) > 80 and live.verdict.text() == "MUSIC", shoot("live"))
+    step(lambda: True, live.stop)
     QTimer.singleShot(0, run)
     QTimer.singleShot(600_000, app.quit)
     app.exec()
+    audio.stop()
     print("\n".join(str(p) for p in sorted(out.glob("screenshot-*.png"))))
     from gui.app import hard_exit
 

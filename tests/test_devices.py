@@ -1,4 +1,5 @@
-"""Playback through a real virtual sound device (PulseAudio null sink), heard on its monitor."""
+"""Playback and recording through a real virtual sound device (PulseAudio null sink): what is played is heard on
+its monitor, and the monitor is the microphone."""
 
 import subprocess
 import time
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.audio import load_audio
-from core.devices import DeviceError, Player, output_devices
+from core.devices import DeviceError, Player, Recorder, input_devices, output_devices
 
 
 def record_monitor(seconds: float, rate: int = 16000) -> subprocess.Popen:
@@ -25,8 +26,10 @@ def record_monitor(seconds: float, rate: int = 16000) -> subprocess.Popen:
     )
 
 
-def test_the_virtual_device_is_listed(virtual_audio):
-    assert any(d.outputs > 0 for d in output_devices())
+def test_the_virtual_device_is_listed_default_first_with_its_rate(virtual_audio):
+    for listed in (output_devices(), input_devices()):
+        assert listed and listed[0].is_default and sum(d.is_default for d in listed) == 1
+        assert listed[0].default_rate_hz >= 8000 and f"{listed[0].default_rate_hz} Hz" in listed[0].label
 
 
 def test_a_played_clip_reaches_the_device(virtual_audio, music_clip):
@@ -70,7 +73,101 @@ def test_pause_keeps_the_place_and_stop_rewinds(virtual_audio, speech_clip):
     assert player.position_s == 0.0
 
 
-def test_a_missing_device_is_a_clear_error(virtual_audio):
-    player = Player(np.zeros(1600, np.float32), 16000, device=987)
-    with pytest.raises(DeviceError, match="cannot play"):
+def test_playback_goes_to_the_chosen_device_and_a_missing_one_is_a_clear_error(virtual_audio, music_clip):
+    clip = load_audio(music_clip, 16000).samples[: 16000 * 2]
+    name = next(d.name for d in output_devices() if not d.is_default)  # "pulse" besides "default" here
+    recorder = record_monitor(3)
+    time.sleep(0.3)
+    player = Player(clip, 16000, device=name)
+    player.play()
+    while player.playing:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    recorder.terminate()
+    heard = np.frombuffer(recorder.communicate()[0], dtype=np.float32)
+    assert np.sqrt(np.mean(heard**2)) > 0.3 * np.sqrt(np.mean(clip**2))
+    player.device = "a speaker that is not there"
+    with pytest.raises(DeviceError, match="not connected"):
         player.play()
+
+
+def test_seeking_while_playing_goes_on_from_there(virtual_audio, speech_clip):
+    player = Player(load_audio(speech_clip, 16000).samples, 16000)
+    player.play()
+    time.sleep(0.3)
+    player.seek(20.0)
+    time.sleep(0.5)
+    here = player.position_s
+    player.stop()
+    assert 20.0 <= here < 21.0
+
+
+def test_a_recording_holds_what_was_played_into_the_device(virtual_audio, music_clip):
+    clip = load_audio(music_clip, 16000).samples[16000 * 5 : 16000 * 8]
+    recorder = Recorder()
+    recorder.start()
+    assert wait_until(lambda: recorder.seconds > 0.2, 10), "no audio from the virtual microphone"
+    quiet = recorder.level_dbfs()
+    virtual_audio.play(clip).wait()
+    loud = recorder.level_dbfs(window_s=1.0)
+    time.sleep(0.3)
+    take = recorder.stop()
+    assert recorder.error is None and not recorder.recording
+    assert take.rate_hz == recorder.rate_hz and take.duration_s > 3.0
+    assert quiet < -60 and loud > -30  # the meter follows the sound
+    from core.audio import resample
+
+    got = resample(take.samples, take.rate_hz, 16000)
+    sent, heard = envelope(clip[8000:40000]), envelope(got)  # the middle two seconds
+    best = max(np.corrcoef(sent, heard[k : k + len(sent)])[0, 1] for k in range(0, len(heard) - len(sent) + 1))
+    assert best > 0.9
+
+
+def test_a_recording_keeps_its_audio_when_the_device_goes_away(virtual_audio, music_clip):
+    recorder = Recorder()
+    recorder.start()
+    try:
+        virtual_audio.play(load_audio(music_clip, 16000).samples[: 16000 * 2]).wait()
+        assert wait_until(lambda: recorder.seconds > 1.0, 10)
+        virtual_audio.stop()
+        assert wait_until(lambda: recorder.error is not None, 10)
+    finally:
+        if virtual_audio.proc is None:
+            virtual_audio.start()
+    take = recorder.stop()
+    assert "no longer available" in recorder.error and "kept" in recorder.error
+    assert take.duration_s > 1.0 and np.abs(take.samples).max() > 0.05
+
+
+def test_a_recording_stops_at_its_limit_and_keeps_what_it_has(virtual_audio):
+    recorder = Recorder(max_s=0.5)
+    recorder.start()
+    assert wait_until(lambda: recorder.error is not None, 10)
+    take = recorder.stop()
+    assert recorder.error == "recording stopped at its limit of 0.5 s"
+    assert 0.5 <= take.duration_s < 0.6
+
+
+def test_playback_stops_with_a_message_when_the_device_goes_away(virtual_audio, speech_clip):
+    player = Player(load_audio(speech_clip, 16000).samples, 16000)
+    player.play()
+    try:
+        time.sleep(0.5)
+        virtual_audio.stop()
+        assert wait_until(lambda: not player.playing, 10)
+    finally:
+        if virtual_audio.proc is None:
+            virtual_audio.start()
+    assert "no longer available" in player.error
+    player.play()  # the device is back: playing works again
+    assert player.playing and player.error is None
+    player.stop()
+
+
+def wait_until(condition, timeout_s):
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False

@@ -3,6 +3,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
@@ -11,7 +12,7 @@ from gui.app import create_window
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
+def window(qtbot, tmp_path, virtual_audio):  # the sound server first: PortAudio scans devices when it loads
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
     w = create_window(settings=settings)
     qtbot.addWidget(w)
@@ -223,3 +224,142 @@ def test_playback_moves_the_playhead_and_pause_and_stop_work(window, qtbot, virt
     assert all(line.value() == pytest.approx(here) for line in inspect.playheads)  # one playhead on all three
     inspect.stop_button.click()
     assert inspect.playheads[0].value() == 0.0 and inspect.player.position_s == 0.0
+
+
+# Audio devices: recording, seeking, the Audio menu and the Live tab, on the virtual device -------------------
+
+
+def load(path, seconds):
+    from core.audio import load_audio
+
+    return load_audio(path, 16000).samples[: 16000 * seconds]
+
+
+def test_a_recording_opens_in_inspect_and_saves_as_wav(window, qtbot, virtual_audio, music_clip, tmp_path):
+    import soundfile as sf
+
+    inspect = window.inspect_tab
+    window.tabs.setCurrentWidget(inspect)
+    inspect.record_button.click()
+    qtbot.waitUntil(lambda: inspect.recorder is not None, timeout=10_000)
+    assert inspect.record_button.text() == "Stop &recording" and inspect.meter.isVisible()
+    qtbot.waitUntil(lambda: inspect.recorder.seconds > 0.3, timeout=10_000)
+    virtual_audio.play(load(music_clip, 4)).wait()
+    qtbot.waitUntil(lambda: inspect.meter.value() > 20, timeout=5_000)  # the meter shows the sound
+    qtbot.wait(300)
+    inspect.record_button.click()
+    qtbot.waitUntil(lambda: inspect.current is not None and inspect.current.prediction is not None, timeout=30_000)
+    assert inspect.take is not None and inspect.take.duration_s > 4.0 and inspect.path is None
+    assert inspect.verdict.text().startswith("music") and inspect.save_button.isEnabled()
+    target = tmp_path / "takes" / "take.wav"
+    target.parent.mkdir()
+    inspect.save_recording(target)
+    qtbot.waitUntil(target.exists, timeout=10_000)
+    info = sf.info(target)
+    assert info.samplerate == inspect.take.rate_hz and info.frames == len(inspect.take.samples)
+    assert [p.name for p in target.parent.iterdir()] == ["take.wav"]  # nothing half-written beside it
+
+
+def test_clicking_the_plots_seeks_and_the_output_device_is_chosen_in_the_audio_menu(window, qtbot, music_clip):
+    from PySide6.QtCore import QPoint
+
+    inspect = window.inspect_tab
+    window.open_in_inspect(music_clip)
+    qtbot.waitUntil(lambda: inspect.current is not None and inspect.play_button.isEnabled(), timeout=60_000)
+    window.show()
+    qtbot.waitUntil(lambda: bool(window.devices.outputs), timeout=10_000)
+    menu = [a.text() for a in window.output_menu.actions()]
+    assert menu[0] == "System default" and any(t.startswith("pulse (") for t in menu)
+    pulse = next(a for a in window.output_menu.actions() if a.text().startswith("pulse ("))
+    pulse.trigger()
+    assert inspect.player.device == "pulse" and window.settings.value("audio/output") == "pulse"
+    assert [a.data() for a in window.output_menu.actions() if a.isChecked()] == ["pulse"]
+    window.live_tab.device_box.setCurrentIndex(window.live_tab.device_box.findData("pulse"))
+    window.live_tab.device_box.activated.emit(window.live_tab.device_box.currentIndex())
+    assert [a.data() for a in window.input_menu.actions() if a.isChecked()] == ["pulse"]  # one choice, two places
+
+    vb = inspect.wave_plot.vb
+    qtbot.waitUntil(lambda: vb.sceneBoundingRect().width() > 100, timeout=5_000)
+    at = vb.mapViewToScene(pg_point(12.0, 0.0))
+    view_pos = inspect.plots.mapFromScene(at)
+    qtbot.mouseClick(inspect.plots.viewport(), Qt.LeftButton, pos=QPoint(int(view_pos.x()), int(view_pos.y())))
+    assert inspect.player.position_s == pytest.approx(12.0, abs=0.2)
+    assert all(line.value() == pytest.approx(12.0, abs=0.2) for line in inspect.playheads)
+    inspect.play_button.click()
+    qtbot.wait(600)
+    assert 12.0 < inspect.playheads[0].value() < 13.5  # playback goes on from where it was put
+    inspect.stop_button.click()
+
+
+def pg_point(x, y):
+    from PySide6.QtCore import QPointF
+
+    return QPointF(x, y)
+
+
+def test_the_live_tab_follows_the_microphone_and_keeps_the_last_seconds(window, qtbot, virtual_audio, tmp_path):
+    from core.live import SILENCE
+
+    from .conftest import GTZAN_MUSIC, GTZAN_SPEECH
+
+    live = window.live_tab
+    window.tabs.setCurrentWidget(live)
+    qtbot.waitUntil(lambda: live.device_box.count() >= 2, timeout=10_000)
+    assert "default (" in [live.device_box.itemText(i) for i in range(live.device_box.count())][1]
+    assert "within about 1.25 s" in live.delay_label.text()
+    log = tmp_path / "segments.csv"
+    live.log_path = str(log)
+    live.log_box.setChecked(True)
+    live.start_button.click()
+    qtbot.waitUntil(lambda: live.session is not None, timeout=10_000)
+    assert live.start_button.text() == "S&top"
+    qtbot.waitUntil(lambda: live.latest is not None, timeout=10_000)
+    virtual_audio.play(np.concatenate([load(GTZAN_SPEECH / "female.wav", 6), load(GTZAN_MUSIC / "hendrix.wav", 6)]))
+    qtbot.waitUntil(lambda: live.verdict.text() == "SPEECH", timeout=15_000)
+    qtbot.waitUntil(lambda: live.verdict.text() == "MUSIC", timeout=15_000)
+    assert live.confidence.value() > 50 and live.level.value() > 20
+    assert live.spectrogram is not None and live.spectrogram.shape[1] == 1000
+    placed = live.spec_image.mapRectToParent(live.spec_image.boundingRect())
+    assert (placed.left(), placed.width()) == (pytest.approx(-10.0), pytest.approx(10.0))  # seconds ago
+    assert len(live.timeline) > 20 and {x[2] for x in live.timeline} >= {"speech", "music"}
+
+    live.keep_box.setValue(3)
+    wav = tmp_path / "last.wav"
+    live.save_last(wav)
+    live.set_training_folder(str(tmp_path / "mine"))
+    live.add_to_folder("music")
+    qtbot.waitUntil(lambda: wav.exists() and any((tmp_path / "mine" / "music").glob("live-*.wav")), timeout=10_000)
+    import soundfile as sf
+
+    assert sf.info(wav).duration == pytest.approx(3.0, abs=0.01)
+    live.start_button.click()  # stop
+    qtbot.waitUntil(lambda: live.task is not None and not live.task.running, timeout=10_000)
+    assert live.session is None and live.start_button.text() == "&Start listening"
+    rows = list(csv.DictReader(log.open()))
+    assert {"speech", "music"} <= {r["label"] for r in rows if r["label"] != SILENCE}
+    assert window.settings.value("live/training_folder") == str(tmp_path / "mine")
+
+
+def test_the_live_tab_says_when_the_device_is_lost_and_carries_on_when_it_is_back(window, qtbot, virtual_audio):
+    live = window.live_tab
+    live.start()
+    try:
+        qtbot.waitUntil(lambda: live.latest is not None, timeout=10_000)
+    except Exception:
+        s = live.session
+        raise AssertionError(
+            f"verdict={live.verdict.text()!r} problem={live.problem.text()!r} session={s} "
+            f"task_running={live.task.running if live.task else None} "
+            f"verdicts={s.analyzer.verdicts if s else None} mic_active={s.mic.active if s and s.mic else None} "
+            f"thread={s.running if s else None} frames={s.analyzer.frames_done if s else None}"
+        ) from None
+    try:
+        virtual_audio.stop()
+        qtbot.waitUntil(lambda: "stopped delivering audio" in live.problem.text(), timeout=10_000)
+        assert window.isVisible() and live.session is not None
+    finally:
+        virtual_audio.start()
+    qtbot.waitUntil(lambda: live.problem.text() == "", timeout=15_000)
+    before = len(live.timeline)
+    qtbot.waitUntil(lambda: len(live.timeline) > before + 4, timeout=10_000)
+    live.stop()

@@ -1,0 +1,457 @@
+"""Live classification of a microphone: blocks of audio in, feature frames, verdicts and segments out.
+
+    microphone ─> (audio thread: copy the block) ─> queue ─> worker thread: resample to the model's rate
+      ─> rolling buffer (the last minutes, for "save the last N seconds")
+      ─> LiveAnalyzer: frames (the one feature implementation) ─> a verdict every hop ─> segments ─> listener
+
+`LiveAnalyzer` has no devices and no threads: `LiveSession` drives it from a microphone, tests and benchmarks
+drive it from files. Frames are computed once, as the samples arrive, by the same function as for files, and a
+verdict's model windows are views of the latest frames: the windows file inference would cut at those positions
+(to float32 rounding: BLAS may round the last bit differently for other block sizes).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import soxr
+
+from core.audio import Waveform
+from core.devices import DeviceError, Microphone, rescan
+from core.features import frame_features, windows
+
+if TYPE_CHECKING:
+    from core.inference import Classifier
+
+SILENCE = "silence"
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """How the live verdict is made. A verdict looks at the last `window_s` of audio (the mean of the model's
+    windows inside it) and is made every `hop_s`; it changes to another class only when that class leads by
+    `switch_margin`; audio quieter than `silence_dbfs` is called silence, and a window with a fifth or more of
+    it silent keeps the verdict it follows (to the model, sound next to silence looks like speech)."""
+
+    window_s: float = 1.0
+    hop_s: float = 0.25
+    switch_margin: float = 0.4
+    silence_dbfs: float = -55.0
+    keep_s: float = 120.0  # rolling buffer for "save the last N seconds"
+
+    @property
+    def delay_s(self) -> float:
+        """The longest a change in the audio takes to show in the verdict, when the model is right about audio
+        of one kind: one window after the change the window holds only the new sound, and the next verdict is
+        at most a hop later. (Speech shows sooner: a window with some speech in it is usually called speech.)"""
+        return self.window_s + self.hop_s
+
+    def check(self, model_window_s: float) -> None:
+        if self.window_s + 1e-9 < model_window_s:
+            raise ValueError(f"the live window must be at least the model's window ({model_window_s:g} s)")
+        if not 0 < self.hop_s <= self.window_s:
+            raise ValueError("the hop must be positive and no longer than the window")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The verdict on the audio from `start_s` to `end_s` (seconds of audio since the start)."""
+
+    start_s: float
+    end_s: float
+    label: str  # a model label, or SILENCE
+    probabilities: dict[str, float]
+    level_dbfs: float
+
+    @property
+    def confidence(self) -> float:
+        return self.probabilities.get(self.label, 1.0)
+
+
+@dataclass(frozen=True)
+class LiveSegment:
+    """A run of verdicts with the same label. Its boundaries are the centres of the windows where the verdict
+    changed."""
+
+    start_s: float
+    end_s: float
+    label: str
+    probabilities: dict[str, float]  # mean over the segment's verdicts
+
+    def to_dict(self) -> dict:
+        return {
+            "start_s": round(self.start_s, 3),
+            "end_s": round(self.end_s, 3),
+            "label": self.label,
+            "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
+        }
+
+
+class LiveListener:
+    """Receives what the live loop finds. Every method is optional; all are called on the live worker thread
+    (`LiveSession`) or the caller's thread (`LiveAnalyzer.feed`), so a GUI must hand them over to its own."""
+
+    def frames(self, feats: np.ndarray, levels_dbfs: np.ndarray) -> None:
+        """New feature frames (n, bins) in the model's features, and each frame's level."""
+
+    def verdict(self, verdict: Verdict) -> None:
+        """A verdict was made (every hop)."""
+
+    def segment(self, segment: LiveSegment) -> None:
+        """The verdict changed: the segment that just ended (and the last one, when the session stops)."""
+
+    def problem(self, message: str) -> None:
+        """The device went away; the session keeps trying to reopen it."""
+
+    def recovered(self, message: str) -> None:
+        """Audio flows again after a problem."""
+
+
+class LiveAnalyzer:
+    """Samples at the model's rate in, frames, verdicts and segments out (through `listener`)."""
+
+    def __init__(self, classifier: Classifier, settings: LiveSettings, listener: LiveListener | None = None):
+        spec = classifier.spec
+        settings.check(spec.window_s)
+        self.classifier, self.settings, self.spec = classifier, settings, spec
+        self.listener = listener or LiveListener()
+        self.window_frames = 1 + (int(round(settings.window_s * spec.rate_hz)) - spec.frame_length) // spec.frame_step
+        self.hop_frames = max(1, int(round(settings.hop_s * spec.rate_hz / spec.frame_step)))
+        self.frames_done = 0  # frames computed since the start: the analyzer's clock
+        self.verdicts = 0
+        self._pending = np.zeros(0, np.float32)  # samples not yet in a complete frame
+        self._recent = np.zeros((0, spec.n_bins), np.float32)  # the last `window_frames` frames
+        self._recent_power = np.zeros(0, np.float32)  # their mean squared samples
+        self._next_verdict = self.window_frames  # the frame count at which the next verdict is due
+        self._label: str | None = None
+        self._segment: tuple[float, np.ndarray, int] | None = None  # (start_s, sum of probabilities, verdicts)
+        self._last_end_s = 0.0
+
+    def seconds(self, frames: int) -> float:
+        """Audio time at the end of frame `frames - 1`."""
+        if frames <= 0:
+            return 0.0
+        return ((frames - 1) * self.spec.frame_step + self.spec.frame_length) / self.spec.rate_hz
+
+    def feed(self, samples: np.ndarray) -> None:
+        """Take the next samples (mono float32 at the model's rate), of any length."""
+        spec = self.spec
+        self._pending = np.concatenate([self._pending, np.asarray(samples, np.float32)])
+        n = max(0, (len(self._pending) - spec.frame_length) // spec.frame_step + 1)  # complete frames
+        if n == 0:
+            return
+        used = self._pending[: (n - 1) * spec.frame_step + spec.frame_length]
+        feats = frame_features(used, spec)
+        framed = np.lib.stride_tricks.sliding_window_view(used, spec.frame_length)[:: spec.frame_step]
+        power = np.einsum("ij,ij->i", framed, framed, dtype=np.float32) / spec.frame_length
+        self._pending = self._pending[n * spec.frame_step :]
+        self.listener.frames(feats, _dbfs(power))
+
+        recent = np.concatenate([self._recent, feats])
+        recent_power = np.concatenate([self._recent_power, power])
+        total = self.frames_done + n
+        first = total - len(recent)  # frame number of recent[0]
+        due = []
+        while self._next_verdict <= total:
+            due.append(self._next_verdict)
+            self._next_verdict += self.hop_frames
+        if due:
+            self._verdicts(due, recent, recent_power, first)
+        self._recent, self._recent_power = recent[-self.window_frames :], recent_power[-self.window_frames :]
+        self.frames_done = total
+
+    def _verdicts(self, due: list[int], recent: np.ndarray, power: np.ndarray, first: int) -> None:
+        """The verdicts at the frame counts `due`, with one model call for all their windows."""
+        spans = [(end - self.window_frames - first, end - first) for end in due]
+        parts = [windows(recent[a:b], self.spec) for a, b in spans]
+        probs = self.classifier.window_probabilities(np.ascontiguousarray(np.concatenate(parts)))
+        offset = 0
+        labels = self.classifier.labels
+        for end, (a, b), part in zip(due, spans, parts, strict=True):
+            mean = probs[offset : offset + len(part)].mean(axis=0)
+            offset += len(part)
+            level = float(_dbfs(np.array([power[a:b].mean()]))[0])
+            quiet = float(np.mean(_dbfs(power[a:b]) < self.settings.silence_dbfs))
+            verdict = Verdict(
+                (end - self.window_frames) * self.spec.frame_step / self.spec.rate_hz,
+                self.seconds(end),
+                self._decide(mean, level, quiet),
+                {label: float(p) for label, p in zip(labels, mean, strict=True)},
+                level,
+            )
+            self.verdicts += 1
+            self.listener.verdict(verdict)
+            self._track(verdict, mean)
+
+    def _decide(self, probs: np.ndarray, level_dbfs: float, quiet_fraction: float) -> str:
+        labels = self.classifier.labels
+        if level_dbfs < self.settings.silence_dbfs:
+            return SILENCE
+        if quiet_fraction >= 0.2 and self._label is not None:
+            return self._label  # sound starting or ending (or a pause): the model would call it speech
+        best = int(np.argmax(probs))
+        if self._label in labels and self._label != labels[best]:
+            held = labels.index(self._label)
+            if probs[best] - probs[held] < self.settings.switch_margin:
+                return self._label  # not clearly better yet: no flicker on uncertain audio
+        return labels[best]
+
+    def _track(self, verdict: Verdict, probs: np.ndarray) -> None:
+        if self._segment is None:
+            self._segment = (verdict.start_s, probs.astype(np.float64), 1)
+        elif verdict.label != self._label:
+            boundary = max(self._segment[0], (verdict.start_s + verdict.end_s) / 2)
+            self._close(boundary)
+            self._segment = (boundary, probs.astype(np.float64), 1)
+        else:
+            start, total, count = self._segment
+            self._segment = (start, total + probs, count + 1)  # a running sum: hours of one label cost nothing
+        self._label = verdict.label
+        self._last_end_s = verdict.end_s
+
+    def _close(self, end_s: float) -> None:
+        start, total, count = self._segment
+        mean = total / count
+        labels = self.classifier.labels
+        self.listener.segment(
+            LiveSegment(start, end_s, self._label, {k: float(v) for k, v in zip(labels, mean, strict=True)})
+        )
+
+    def finish(self) -> None:
+        """End the current segment at the last verdict (when the session stops)."""
+        if self._segment is not None:
+            self._close(self._last_end_s)
+            self._segment = None
+            self._label = None
+
+
+def _dbfs(power: np.ndarray) -> np.ndarray:
+    return (10 * np.log10(np.maximum(power, 1e-12))).astype(np.float32)
+
+
+class RingBuffer:
+    """The last `capacity` samples of a stream, written by one thread and read by others."""
+
+    def __init__(self, capacity: int):
+        self._data = np.zeros(max(1, capacity), np.float32)
+        self.written = 0  # samples written since the start
+        self._lock = threading.Lock()
+
+    def write(self, x: np.ndarray) -> None:
+        cap = len(self._data)
+        with self._lock:
+            total = self.written + len(x)
+            x = x[-cap:]
+            start = (total - len(x)) % cap
+            first = min(len(x), cap - start)
+            self._data[start : start + first] = x[:first]
+            self._data[: len(x) - first] = x[first:]
+            self.written = total
+
+    def latest(self, n: int) -> np.ndarray:
+        """A copy of the last `n` samples (fewer if fewer were kept)."""
+        cap = len(self._data)
+        with self._lock:
+            n = min(n, self.written, cap)
+            end = self.written % cap
+            return np.roll(self._data, -end)[cap - n :] if n else np.zeros(0, np.float32)
+
+
+class SegmentLog:
+    """Appends each segment to a CSV file (with a header when the file is new), a row at a time."""
+
+    FIELDS = ("time", "start_s", "end_s", "label", "probabilities")
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        self._file = self.path.open("a", newline="", encoding="utf-8")
+        if new:
+            self._write(self.FIELDS)
+
+    def write(self, segment: LiveSegment) -> None:
+        d = segment.to_dict()
+        probs = " ".join(f"{k}={v:.4f}" for k, v in d["probabilities"].items())
+        self._write((time.strftime("%Y-%m-%dT%H:%M:%S"), d["start_s"], d["end_s"], d["label"], probs))
+
+    def _write(self, row) -> None:
+        out = io.StringIO()
+        csv.writer(out).writerow(row)
+        self._file.write(out.getvalue())  # one write per row: a crash loses at most the row being written
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+_LOST = object()  # put on the queue by the audio thread when the device goes away
+
+
+class LiveSession:
+    """The microphone, classified continuously on a worker thread, with a rolling buffer of the last
+    `settings.keep_s` seconds. If the device goes away, the listener hears about it, the session keeps trying
+    to reopen it, and says when audio flows again."""
+
+    RETRY_S = 1.0  # between attempts to reopen a lost device
+    STALL_S = 3.0  # no audio for this long from a running stream: the device is treated as lost
+    FIRST_AUDIO_S = 6.0  # a freshly opened stream may take a while to deliver (sound servers buffer)
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        settings: LiveSettings | None = None,
+        device: str | None = None,
+        listener: LiveListener | None = None,
+    ):
+        self.settings = settings or LiveSettings()
+        self.device = device
+        self.listener = listener or LiveListener()
+        self.rate_hz = classifier.spec.rate_hz
+        self.analyzer = LiveAnalyzer(classifier, self.settings, _Forward(self))
+        self.audio = RingBuffer(int(self.settings.keep_s * self.rate_hz))
+        self.mic: Microphone | None = None
+        self.problem: str | None = None  # set while the device is lost
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._resampler = None
+        self._log: SegmentLog | None = None
+        self._log_lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Open the device and start listening. Raises `DeviceError` if it cannot be opened."""
+        if self.running:
+            return
+        self._open()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="musicspeech-live", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop listening; the last segment is reported."""
+        self._stop.set()
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._close_mic()
+        self.analyzer.finish()
+        self.log_segments(None)
+
+    def last_audio(self, seconds: float) -> Waveform:
+        """The last `seconds` heard (fewer at the start), at the model's rate."""
+        return Waveform(self.audio.latest(int(seconds * self.rate_hz)), self.rate_hz, "live")
+
+    def log_segments(self, path: str | Path | None) -> None:
+        """Append every segment from now on to a CSV file (None: stop logging)."""
+        new = SegmentLog(path) if path is not None else None
+        with self._log_lock:
+            old, self._log = self._log, new
+        if old is not None:
+            old.close()
+
+    # worker ----------------------------------------------------------------------------------------------
+    def _open(self) -> None:
+        mic = Microphone(self.device, self._queue.put, lambda _message: self._queue.put(_LOST))
+        mic.start()
+        self.mic = mic
+        self._resampler = (
+            soxr.ResampleStream(mic.rate_hz, self.rate_hz, 1, dtype="float32", quality="HQ")
+            if mic.rate_hz != self.rate_hz
+            else None
+        )
+
+    def _close_mic(self) -> None:
+        mic, self.mic = self.mic, None
+        if mic is not None:
+            mic.close()
+
+    def _run(self) -> None:
+        last_audio = time.monotonic()
+        waited_s = self.FIRST_AUDIO_S
+        while not self._stop.is_set():
+            try:
+                item = self._queue.get(timeout=0.25)
+            except queue.Empty:
+                if time.monotonic() - last_audio > waited_s:
+                    item = _LOST
+                else:
+                    continue
+            if item is None:
+                break
+            if item is _LOST:
+                self._recover()
+                last_audio, waited_s = time.monotonic(), self.FIRST_AUDIO_S
+                continue
+            blocks = [item]
+            while True:  # take whatever else is waiting: one pass per batch, not per block
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None or more is _LOST:
+                    self._queue.put(more)
+                    break
+                blocks.append(more)
+            x = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+            if self._resampler is not None:
+                x = self._resampler.resample_chunk(x)
+            last_audio, waited_s = time.monotonic(), self.STALL_S
+            if self.problem is not None:
+                self.problem = None
+                self.listener.recovered(f"audio is back from {self.mic.device.name if self.mic else 'the input'}")
+            self.audio.write(x)
+            self.analyzer.feed(x)
+
+    def _recover(self) -> None:
+        """The device went away: say so, then try to reopen it until it is back or the session stops."""
+        name = self.mic.device.name if self.mic else (self.device or "the input device")
+        self._close_mic()
+        self.problem = f"the input device {name} stopped delivering audio; retrying every {self.RETRY_S:g} s"
+        self.listener.problem(self.problem)
+        while not self._stop.wait(self.RETRY_S):
+            try:
+                self._open()
+                return  # "recovered" is reported when audio actually arrives
+            except DeviceError as e:
+                if "not connected" in str(e):
+                    rescan()  # a device plugged in again is only listed after PortAudio scans again
+
+    def _segment(self, segment: LiveSegment) -> None:
+        with self._log_lock:
+            if self._log is not None:
+                try:
+                    self._log.write(segment)
+                except OSError as e:
+                    self._log = None
+                    self.listener.problem(f"segment log stopped: cannot write {e.filename}: {e.strerror}")
+        self.listener.segment(segment)
+
+
+class _Forward(LiveListener):
+    """The analyzer's listener inside a session: segments are logged, everything goes on to the user's."""
+
+    def __init__(self, session: LiveSession):
+        self.session = session
+
+    def frames(self, feats, levels_dbfs):
+        self.session.listener.frames(feats, levels_dbfs)
+
+    def verdict(self, verdict):
+        self.session.listener.verdict(verdict)
+
+    def segment(self, segment):
+        self.session._segment(segment)
