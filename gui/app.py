@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from core.paths import resources_dir, shipped_model_path  # noqa: E402
 from gui.active_model import ActiveModel  # noqa: E402
 from gui.crash_handler import CrashHandler, setup_logging  # noqa: E402
+from gui.main_thread_gc import collect_on_the_gui_thread  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ def follow_palette() -> None:
 
 def create_window(paths: Sequence[str] = (), settings: QSettings | None = None) -> MainWindow:
     """The main window, shown, with the model loading in the background and `paths` opened."""
+    collect_on_the_gui_thread()  # before any worker starts: Qt objects must never be freed on a worker
     follow_palette()
     model = ActiveModel()
     window = MainWindow(model, settings)

@@ -363,3 +363,30 @@ def test_the_live_tab_says_when_the_device_is_lost_and_carries_on_when_it_is_bac
     before = len(live.timeline)
     qtbot.waitUntil(lambda: len(live.timeline) > before + 4, timeout=10_000)
     live.stop()
+
+
+def test_garbage_is_collected_on_the_gui_thread_only(window, qtbot):
+    """A Qt object freed by the collector on a worker thread deadlocked PySide6: collection runs on a GUI timer."""
+    import gc
+    import threading
+
+    from PySide6.QtCore import QObject
+
+    from gui.tasks import run_task
+
+    assert not gc.isenabled()
+    freed_on = []
+
+    class Cycle(QObject):
+        def __init__(self):
+            super().__init__()
+            self.me = self  # a reference cycle: only the collector frees it
+
+        def __del__(self):
+            freed_on.append(threading.current_thread() is threading.main_thread())
+
+    Cycle()
+    task = run_task(lambda _ctx: [[object()] for _ in range(200_000)], owner=window)  # allocations on a worker
+    qtbot.waitUntil(lambda: not task.running, timeout=30_000)
+    qtbot.waitUntil(lambda: bool(freed_on), timeout=5_000)
+    assert freed_on == [True]
