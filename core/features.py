@@ -137,6 +137,28 @@ def windows(frame_feats: np.ndarray, spec: FeatureSpec, hop_frames: int | None =
     return view
 
 
+def window_count(n_samples: int, spec: FeatureSpec) -> int:
+    """How many whole windows `n_samples` samples hold."""
+    if n_samples < spec.frame_length:
+        return 0
+    n_frames = 1 + (n_samples - spec.frame_length) // spec.frame_step
+    return 0 if n_frames < spec.frames_per_window else 1 + (n_frames - spec.frames_per_window) // spec.hop_frames
+
+
+def window_span_samples(spec: FeatureSpec) -> int:
+    """Samples that one window's frames cover (a little less than `window_samples` when frames do not tile it)."""
+    return (spec.frames_per_window - 1) * spec.frame_step + spec.frame_length
+
+
+def window_range(samples: np.ndarray, spec: FeatureSpec, first: int, stop: int) -> np.ndarray:
+    """Windows `first`..`stop - 1` of a signal, computed from just the samples they cover: the same numbers as
+    `windows(frame_features(samples, spec), spec)[first:stop]`, bit for bit, with memory for these windows only
+    (a long file goes through in pieces)."""
+    a = first * spec.hop_samples
+    b = (stop - 1) * spec.hop_samples + window_span_samples(spec)
+    return windows(frame_features(samples[a:b], spec), spec)
+
+
 def waveform_windows(samples: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
     """Samples -> (window features (n, frames, bins), window start times in s).
 
