@@ -188,6 +188,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from core.feature_cache import FeatureCache
     from core.paths import user_data_dir
     from core.recipes import recipe_settings
     from core.training import train
@@ -208,7 +209,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     listener = _ConsoleTrainingListener()
-    result = train(dataset, settings, listener)
+    result = train(dataset, settings, listener, cache=FeatureCache())
     listener.close()
     ev = result.evaluation
     if ev is None:
