@@ -1,10 +1,11 @@
 """Runs ONE peer system on a list of files, inside the peers' venv (bench/.peers-venv), and prints JSON.
 
-    bench/.peers-venv/bin/python bench/peer_adapter.py PEER FILE_LIST
+    bench/.peers-venv/bin/python bench/peer_adapter.py PEER FILE_LIST [RUNS]
 
 PEER is ina (inaSpeechSegmenter), silero (Silero VAD), pyaa (pyAudioAnalysis) or webrtc (WebRTC VAD);
-FILE_LIST has one audio path a line. Prints one JSON object: the peer, its version, the seconds it took to load,
-and per file p(speech), the verdict and the seconds it took (decoding, features and model: the whole call).
+FILE_LIST has one audio path a line. Prints one JSON object: the peer, its version, the seconds it took to load
+(with a first call on the first file), and per file p(speech), the verdict and the seconds each of RUNS passes
+took (decoding, features and model: the whole call).
 Each peer runs as its documentation says; this file never imports the project (its own venv has no TensorFlow
 of ours, and ours has none of the peers' packages). The verdict rules are in `PEERS` below.
 """
@@ -21,6 +22,8 @@ from pathlib import Path
 
 warnings.filterwarnings("ignore")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# inaSpeechSegmenter's model, copied there by bench/setup_peers.sh (it would otherwise be downloaded)
+os.environ.setdefault("KERAS_HOME", str(Path(sys.prefix) / "keras"))
 
 
 def read_16k(path: str):
@@ -86,10 +89,10 @@ def webrtc():
     import numpy as np
     import webrtcvad
 
-    vad = webrtcvad.Vad(3)
     frame = 480  # 30 ms at 16 kHz
 
     def run(path: str) -> float:
+        vad = webrtcvad.Vad(3)  # a fresh one per file: it adapts to what it heard
         pcm = (np.clip(read_16k(path), -1, 1) * 32767).astype("<i2").tobytes()
         n = len(pcm) // (2 * frame)
         voiced = sum(vad.is_speech(pcm[i * 2 * frame : (i + 1) * 2 * frame], 16000) for i in range(n))
@@ -103,7 +106,7 @@ PEERS = {"ina": ina, "silero": silero, "pyaa": pyaa, "webrtc": webrtc}
 
 
 def main(argv: list[str]) -> int:
-    name, file_list = argv
+    name, file_list, runs = argv[0], argv[1], int(argv[2]) if len(argv) > 2 else 1
     result_out = os.fdopen(os.dup(1), "w")  # the JSON goes here; what the peers print goes to stderr
     os.dup2(2, 1)
     paths = [line for line in Path(file_list).read_text().splitlines() if line.strip()]
@@ -112,15 +115,16 @@ def main(argv: list[str]) -> int:
     if paths:  # a first call outside the timing: lazy imports, graph building
         run(paths[0])
     load_s = time.perf_counter() - start
-    files = []
-    for path in paths:
-        t = time.perf_counter()
-        try:
-            p = float(run(path))
-            files.append({"path": path, "p_speech": p, "label": "speech" if p >= 0.5 else "music"})
-        except Exception as e:  # a peer that fails on a file: counted as wrong, shown in the table
-            files.append({"path": path, "error": f"{type(e).__name__}: {e}"[:200]})
-        files[-1]["seconds"] = time.perf_counter() - t
+    files = [{"path": path, "seconds": []} for path in paths]
+    for _ in range(runs):
+        for item in files:
+            t = time.perf_counter()
+            try:
+                p = float(run(item["path"]))
+                item.update(p_speech=p, label="speech" if p >= 0.5 else "music")
+            except Exception as e:  # a peer that fails on a file: counted as wrong, shown in the table
+                item["error"] = f"{type(e).__name__}: {e}"[:200]
+            item["seconds"].append(time.perf_counter() - t)
     out = {"peer": name, "package": package, "version": version(package), "load_s": load_s, "files": files}
     json.dump(out, result_out)
     result_out.close()

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the peer systems the benchmarks compare against into their own venv, bench/.peers-venv (never the
 # project's .venv), from the package registry alone, idempotently: a second run with nothing changed only checks.
-#   inaSpeechSegmenter 0.8.0 (its model copied from ../shared/peers/inaSpeechSegmenter, not downloaded),
+#   inaSpeechSegmenter 0.8.0 (its model copied from ../shared/peers/inaSpeechSegmenter into the venv, where
+#   bench/peer_adapter.py points KERAS_HOME: nothing is downloaded, nothing written outside the venv),
 #   Silero VAD 6.2.3 on torch 2.13.0 (the CPU build), pyAudioAnalysis 0.3.14, WebRTC VAD.
-# bench/peers.py runs each of them in a subprocess of this venv.
+# bench/throughput.py runs each of them through bench/peer_adapter.py in a subprocess of this venv.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -14,7 +15,7 @@ say() { printf 'setup_peers: %s\n' "$*" >&2; }
 
 stamp_value=$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)
 stamp_file=$venv/.setup-stamp
-ina_target=$HOME/.keras/inaSpeechSegmenter/keras_speech_music_noise_cnn.hdf5
+ina_target=$venv/keras/inaSpeechSegmenter/keras_speech_music_noise_cnn.hdf5  # KERAS_HOME=$venv/keras
 if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp_value" ] && [ -f "$ina_target" ]; then
   exit 0
 fi
