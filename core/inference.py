@@ -164,6 +164,16 @@ class Classifier:
         waiting: deque[_FileJob] = deque()  # every piece taken, not yet reported
         batch: list[tuple[_FileJob, np.ndarray]] = []
         next_index = done = 0
+
+        def report() -> Iterator[FileResult]:
+            """The files at the front whose windows have all been through the network, in order."""
+            nonlocal done
+            while waiting and waiting[0].in_batch == 0:
+                done += 1
+                if progress:
+                    progress(done, len(paths))
+                yield self._file_result(waiting.popleft())
+
         try:
             while jobs or next_index < len(paths):
                 while next_index < len(paths) and len(jobs) < ahead:
@@ -172,23 +182,21 @@ class Classifier:
                     jobs.append(job)
                     next_index += 1
                 job = jobs[0]
-                if batch and job.pieces.empty():  # nothing to take yet: use the wait for the network
+                if batch and job.pieces.empty():  # nothing to take yet: the network meanwhile
                     self._run_batch(batch)
+                    yield from report()
                 while (item := _get(job.pieces, cancel)) is not _END:
                     batch.append((job, item.result()))
                     job.in_batch += 1
                     job.room.release()
                     if job.pieces.empty() or sum(len(f) for _, f in batch) >= BATCH_WINDOWS:
                         self._run_batch(batch)  # a full batch, or nothing more yet: the network meanwhile
+                        yield from report()
                 job.decoding.result()
                 waiting.append(jobs.popleft())
                 if not jobs and next_index == len(paths) and batch:
                     self._run_batch(batch)
-                while waiting and waiting[0].in_batch == 0:
-                    done += 1
-                    if progress:
-                        progress(done, len(paths))
-                    yield self._file_result(waiting.popleft())
+                yield from report()
         finally:
             stop.set()
             decoders.shutdown(cancel_futures=True)
