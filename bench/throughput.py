@@ -134,7 +134,7 @@ def main() -> int:
     sets = {"GTZAN": labelled_files(GTZAN), "devset": labelled_files(ensure_devset())}
     if args.quick:
         sets = {name: pick(files, 2) for name, files in sets.items()}
-    runs, peer_runs = (1, 1) if args.quick else (5, 3)
+    runs, peer_runs = (1, 1) if args.quick else (5, 2)
     seconds = {name: audio_seconds([p for p, _ in files]) for name, files in sets.items()}
     cv = json.loads(args.accuracy_json.read_text()) if args.accuracy_json and args.accuracy_json.is_file() else {}
 
