@@ -67,7 +67,7 @@ def main() -> int:
                 line = line.rstrip("\n")
                 say("#" + line if line.startswith("#") else line)
             code = proc.wait()
-            say(f"\n({name}: {time.monotonic() - t0:.0f} s)")
+            say(f"\n({name}: {time.monotonic() - t0:.0f} s; load average then {os.getloadavg()[0]:.2f})")
             if code != 0 or not json_path.is_file():
                 failed.append(name)
                 say(f"\n**{name} FAILED (exit status {code}); its error is on stderr above.**")
