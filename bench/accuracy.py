@@ -116,6 +116,7 @@ def main(argv=None) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--save-baseline", type=Path, help="save the baseline trained on all of GTZAN here")
     args = parser.parse_args(argv)
     k = 2 if args.quick else args.folds
 
@@ -167,6 +168,8 @@ def main(argv=None) -> int:
         baseline = dataclasses.replace(baseline, epochs=1)
     result = train(dataset, dataclasses.replace(baseline, val_fraction=0.0, patience=0))
     models["baseline recipe (all GTZAN)"] = Classifier(result.bundle)
+    if args.save_baseline:
+        result.bundle.save(args.save_baseline)
     report["devset"] = {}
     for name, classifier in models.items():
         ev = devset_accuracy(classifier, devset)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,8 +46,21 @@ class Waveform:
         return Waveform(self.samples[a:b], self.rate_hz, self.source)
 
 
-def load_audio(path: str | os.PathLike, rate_hz: int, max_duration_s: float = MAX_DURATION_S) -> Waveform:
-    """Read any audio file as mono float32 at `rate_hz`. Raises `AudioError` with one readable line."""
+BlockCallback = Callable[[np.ndarray, int], None]
+"""on_block(samples, filled): `samples[:filled]` are decoded for good (`samples` may be replaced by a longer
+array later, with the same first `filled` values); for work that starts before the end of a long file."""
+
+
+def load_audio(
+    path: str | os.PathLike,
+    rate_hz: int,
+    max_duration_s: float = MAX_DURATION_S,
+    on_block: BlockCallback | None = None,
+) -> Waveform:
+    """Read any audio file as mono float32 at `rate_hz`. Raises `AudioError` with one readable line.
+
+    `on_block` is told as decoding goes (after every block of a file libsndfile reads; once at the end for
+    ffmpeg); whatever it raises stops the decoding and comes out of this call."""
     path = Path(path)
     if not path.exists():
         raise AudioError(path, "no such file")
@@ -67,11 +81,13 @@ def load_audio(path: str | os.PathLike, rate_hz: int, max_duration_s: float = MA
     else:
         try:
             with f:
-                samples = _read_soundfile(f, path, rate_hz, max_duration_s)
+                samples = _read_soundfile(f, path, rate_hz, max_duration_s, on_block)
         except (sf.LibsndfileError, RuntimeError, ValueError) as e:  # damage found while decoding
             raise AudioError(path, f"damaged audio ({_first_line(e)})") from None
     if len(samples) == 0:
         raise AudioError(path, "contains no audio samples")
+    if on_block is not None:
+        on_block(samples, len(samples))
     return Waveform(samples, rate_hz, str(path))
 
 
@@ -112,7 +128,9 @@ def write_wav(path: str | os.PathLike, waveform: Waveform, subtype: str = "PCM_1
     return path
 
 
-def _read_soundfile(f: sf.SoundFile, path: Path, rate_hz: int, max_duration_s: float) -> np.ndarray:
+def _read_soundfile(
+    f: sf.SoundFile, path: Path, rate_hz: int, max_duration_s: float, on_block: BlockCallback | None = None
+) -> np.ndarray:
     if f.samplerate <= 0 or f.channels <= 0:
         raise AudioError(path, "the header declares no samples")
     if f.frames > max_duration_s * f.samplerate:
@@ -140,6 +158,8 @@ def _read_soundfile(f: sf.SoundFile, path: Path, rate_hz: int, max_duration_s: f
     while len(block := f.read(_BLOCK_FRAMES, dtype="float32", always_2d=True)):  # a cut file ends early
         mono = to_mono_float32(block)
         put(stream.resample_chunk(mono, last=False) if stream else mono)
+        if on_block is not None:
+            on_block(out, filled)
     if stream:
         put(stream.resample_chunk(np.zeros(0, np.float32), last=True))
     return out[:filled]

@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: at Ctrl+C)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="json: one object per line")
     p.add_argument("--window", type=float, default=1.0, metavar="S", help="audio per verdict (default 1 s)")
-    p.add_argument("--hop", type=float, default=0.25, metavar="S", help="a verdict every S seconds (default 0.25)")
+    p.add_argument("--hop", type=float, default=0.1, metavar="S", help="a verdict every S seconds (default 0.1)")
     p.add_argument("--log", type=Path, metavar="CSV", help="also append every segment to this CSV file")
     p.add_argument("--model", type=Path, help="a .msmodel file (default: the shipped model)")
     p.set_defaults(run=cmd_live)
@@ -212,6 +212,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from core.feature_cache import FeatureCache
     from core.paths import user_data_dir
     from core.recipes import recipe_settings
     from core.training import train
@@ -232,7 +233,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     listener = _ConsoleTrainingListener()
-    result = train(dataset, settings, listener)
+    result = train(dataset, settings, listener, cache=FeatureCache())
     listener.close()
     ev = result.evaluation
     if ev is None:

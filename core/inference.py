@@ -2,26 +2,32 @@
 
 Every signal is cut into the bundle's windows (`core.features`), the windows of many files are batched
 into one call of a compiled forward pass, and the clip verdict is the mean of its window probabilities.
-Decoding and features run on a small thread pool ahead of the model.
+Many files go through a pipeline (`Classifier.classify_files`): decoding, cutting windows and the network
+overlap on their own threads, and a long file is cut in pieces while it decodes.
 """
 
 from __future__ import annotations
 
 import os
+import queue
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from core.audio import Waveform, load_audio
 from core.errors import AudioError, Cancelled
-from core.features import waveform_windows
+from core.features import waveform_windows, window_count, window_range
 from core.model import ModelBundle
 from core.tf_runtime import tf
 
-BATCH_WINDOWS = 512
+BATCH_WINDOWS = 128  # windows per call of the network: as fast per window as 1024, a quarter of the memory of 512
+CHUNK_WINDOWS = 128  # windows cut from the samples at once (64 s of audio; 3 MB of log-mel windows)
+PIECES_AHEAD = 4  # pieces of one file cut and waiting for the network, at most
 SMOOTHING_WINDOWS = 3  # moving average over window probabilities before segments are cut
 
 
@@ -116,10 +122,19 @@ class Classifier:
         return np.concatenate(out) if len(out) > 1 else out[0]
 
     def classify(self, waveform: Waveform) -> Prediction:
-        feats, starts = waveform_windows(waveform.samples, self.spec)
-        if len(feats) == 0:
-            raise AudioError(waveform.source or "audio", "contains no audio samples")
-        return self.prediction(self.window_probabilities(feats), starts, waveform.duration_s)
+        """One signal; a long one goes through a piece at a time (memory for one piece of windows only)."""
+        samples, spec = waveform.samples, self.spec
+        n = window_count(len(samples), spec)
+        if n == 0:  # empty, or shorter than one window (zero-padded to one)
+            feats, starts = waveform_windows(samples, spec)
+            if len(feats) == 0:
+                raise AudioError(waveform.source or "audio", "contains no audio samples")
+            return self.prediction(self.window_probabilities(feats), starts, waveform.duration_s)
+        probs = [
+            self.window_probabilities(window_range(samples, spec, a, min(a + CHUNK_WINDOWS, n)))
+            for a in range(0, n, CHUNK_WINDOWS)
+        ]
+        return self.prediction(np.concatenate(probs), self._starts_s(n), waveform.duration_s)
 
     def load(self, path: str | os.PathLike) -> Waveform:
         return load_audio(path, self.spec.rate_hz)
@@ -134,64 +149,117 @@ class Classifier:
         cancel: Callable[[], bool] | None = None,
         workers: int = 2,
     ) -> Iterator[FileResult]:
-        """Classify many files, in order. Decoding and features run ahead on `workers` threads; the windows
-        of consecutive files share model calls. A file that fails gives a `FileResult` with `error`."""
+        """Classify many files, in order; a file that fails gives a `FileResult` with `error`.
+
+        A pipeline: files are decoded ahead on `workers` threads; while a file decodes, its windows are cut in
+        pieces of `CHUNK_WINDOWS` on `workers` other threads as soon as their samples are in; this thread runs
+        the network on up to `BATCH_WINDOWS` windows at a time, across files. Memory: the files decoded ahead
+        and a few pieces of windows per file, never all the windows of a long file."""
         paths = [Path(p) for p in paths]
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            pending: list[tuple[Path, Future]] = []
-            ahead = max(4, 2 * workers)
-            next_index = 0
-            done = 0
-            ready: list[tuple[Path, tuple[np.ndarray, np.ndarray, float] | str]] = []
+        stop = threading.Event()
+        decoders = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode")
+        cutters = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="windows")
+        ahead = max(4, 2 * workers)
+        jobs: deque[_FileJob] = deque()  # submitted, in order
+        waiting: deque[_FileJob] = deque()  # every piece taken, not yet reported
+        batch: list[tuple[_FileJob, np.ndarray]] = []
+        next_index = done = 0
 
-            def submit_more() -> None:
-                nonlocal next_index
-                while next_index < len(paths) and len(pending) < ahead:
-                    p = paths[next_index]
-                    pending.append((p, pool.submit(self._prepare, p)))
-                    next_index += 1
+        def report() -> Iterator[FileResult]:
+            """The files at the front whose windows have all been through the network, in order."""
+            nonlocal done
+            while waiting and waiting[0].in_batch == 0:
+                done += 1
+                if progress:
+                    progress(done, len(paths))
+                yield self._file_result(waiting.popleft())
 
-            def flush() -> Iterator[FileResult]:
-                feats_list = [r[1][0] for r in ready if not isinstance(r[1], str)]
-                probs = self.window_probabilities(np.concatenate(feats_list)) if feats_list else None
-                offset = 0
-                for path, item in ready:
-                    if isinstance(item, str):
-                        yield FileResult(path, error=item)
-                        continue
-                    feats, starts, duration = item
-                    window_probs = probs[offset : offset + len(feats)]
-                    offset += len(feats)
-                    yield FileResult(path, prediction=self.prediction(window_probs, starts, duration))
-                ready.clear()
-
-            submit_more()
-            while pending:
-                if cancel and cancel():
-                    for _, f in pending:
-                        f.cancel()
-                    raise Cancelled("classification cancelled")
-                path, future = pending.pop(0)
-                ready.append((path, future.result()))
-                submit_more()
-                n_ready = sum(len(r[1][0]) for r in ready if not isinstance(r[1], str))
-                if n_ready >= BATCH_WINDOWS or not pending:
-                    for result in flush():
-                        done += 1
-                        if progress:
-                            progress(done, len(paths))
-                        yield result
-
-    def _prepare(self, path: Path) -> tuple[np.ndarray, np.ndarray, float] | str:
-        """Decode and cut into feature windows (runs on a worker thread); an error becomes its message."""
         try:
-            waveform = self.load(path)
-            feats, starts = waveform_windows(waveform.samples, self.spec)
-            return np.ascontiguousarray(feats), starts, waveform.duration_s
+            while jobs or next_index < len(paths):
+                while next_index < len(paths) and len(jobs) < ahead:
+                    job = _FileJob(paths[next_index])
+                    job.decoding = decoders.submit(self._decode, job, cutters, stop)
+                    jobs.append(job)
+                    next_index += 1
+                job = jobs[0]
+                if batch and job.pieces.empty():  # nothing to take yet: the network meanwhile
+                    self._run_batch(batch)
+                    yield from report()
+                while (item := _get(job.pieces, cancel)) is not _END:
+                    batch.append((job, item.result()))
+                    job.in_batch += 1
+                    job.room.release()
+                    if job.pieces.empty() or sum(len(f) for _, f in batch) >= BATCH_WINDOWS:
+                        self._run_batch(batch)  # a full batch, or nothing more yet: the network meanwhile
+                        yield from report()
+                job.decoding.result()
+                waiting.append(jobs.popleft())
+                if not jobs and next_index == len(paths) and batch:
+                    self._run_batch(batch)
+                yield from report()
+        finally:
+            stop.set()
+            decoders.shutdown(cancel_futures=True)
+            cutters.shutdown(cancel_futures=True)
+
+    def _decode(self, job: _FileJob, cutters: ThreadPoolExecutor, stop: threading.Event) -> None:
+        """Decode one file (on a decoder thread), handing its windows to `cutters` piece by piece as the samples
+        come in; at most `PIECES_AHEAD` pieces wait for the network at once."""
+        spec = self.spec
+        handed = 0  # windows handed over so far
+
+        def hand_over(samples: np.ndarray, first: int, stop_index: int) -> None:
+            while not job.room.acquire(timeout=0.1):
+                if stop.is_set():
+                    raise Cancelled("classification cancelled")
+            job.pieces.put(cutters.submit(window_range, samples, spec, first, stop_index))
+
+        def on_block(samples: np.ndarray, filled: int) -> None:
+            nonlocal handed
+            if stop.is_set():
+                raise Cancelled("classification cancelled")
+            while window_count(filled, spec) - handed >= CHUNK_WINDOWS:
+                hand_over(samples, handed, handed + CHUNK_WINDOWS)
+                handed += CHUNK_WINDOWS
+
+        try:
+            waveform = load_audio(job.path, spec.rate_hz, on_block=on_block)
+            n = window_count(len(waveform.samples), spec)
+            if n == 0:  # shorter than one window: zero-padded to one
+                done: Future = Future()
+                done.set_result(waveform_windows(waveform.samples, spec)[0])
+                job.pieces.put(done)
+                n = 1
+            for a in range(handed, n, CHUNK_WINDOWS):
+                hand_over(waveform.samples, a, min(a + CHUNK_WINDOWS, n))
+            job.n_windows, job.duration_s = n, waveform.duration_s
         except AudioError as e:
-            return str(e)
+            job.error = str(e)
         except MemoryError:
-            return f"cannot read {path}: not enough memory for a file this long"
+            job.error = f"cannot read {job.path}: not enough memory for a file this long"
+        except Cancelled:
+            job.error = "cancelled"
+        finally:
+            job.pieces.put(_END)
+
+    def _run_batch(self, batch: list[tuple[_FileJob, np.ndarray]]) -> None:
+        """The network on the pieces waiting, across files; each file keeps its share of the probabilities."""
+        probs = self.window_probabilities(np.concatenate([feats for _, feats in batch]))
+        offset = 0
+        for job, feats in batch:
+            job.probabilities.append(probs[offset : offset + len(feats)])
+            job.in_batch -= 1
+            offset += len(feats)
+        batch.clear()
+
+    def _file_result(self, job: _FileJob) -> FileResult:
+        if job.error is not None:
+            return FileResult(job.path, error=job.error)
+        probs = np.concatenate(job.probabilities)
+        return FileResult(job.path, prediction=self.prediction(probs, self._starts_s(job.n_windows), job.duration_s))
+
+    def _starts_s(self, n_windows: int) -> np.ndarray:
+        return np.arange(n_windows, dtype=np.float64) * self.spec.hop_samples / self.spec.rate_hz
 
     def prediction(self, window_probs: np.ndarray, starts_s: np.ndarray, duration_s: float) -> Prediction:
         window_probs = np.asarray(window_probs, dtype=np.float32)
@@ -244,3 +312,33 @@ def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
     padded = np.pad(x, ((pad, pad), (0, 0)), mode="edge")
     kernel = np.ones(width, dtype=np.float32) / width
     return np.stack([np.convolve(padded[:, j], kernel, mode="valid") for j in range(x.shape[1])], axis=1)
+
+
+_END = object()  # after a file's last piece
+
+
+@dataclass(eq=False)
+class _FileJob:
+    """One file in `classify_files`: decoded on a decoder thread, its windows cut in pieces as the samples come
+    in (`pieces`: futures in order, then `_END`), their probabilities gathered for the prediction."""
+
+    path: Path
+    pieces: queue.Queue = field(default_factory=queue.Queue)
+    room: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(PIECES_AHEAD))
+    decoding: Future | None = None
+    in_batch: int = 0  # pieces waiting in the batch for the network
+    probabilities: list[np.ndarray] = field(default_factory=list)
+    n_windows: int = 0
+    duration_s: float = 0.0
+    error: str | None = None
+
+
+def _get(pieces: queue.Queue, cancel: Callable[[], bool] | None):
+    """The next piece (or `_END`), checking for a cancel while waiting."""
+    while True:
+        if cancel and cancel():
+            raise Cancelled("classification cancelled")
+        try:
+            return pieces.get(timeout=0.05)
+        except queue.Empty:
+            continue

@@ -38,13 +38,15 @@ SILENCE = "silence"
 class LiveSettings:
     """How the live verdict is made. A verdict looks at the last `window_s` of audio (the mean of the model's
     windows inside it) and is made every `hop_s`; it changes to another class only when that class leads by
-    `switch_margin`; audio quieter than `silence_dbfs` is called silence, and a window with a fifth or more of
-    it silent keeps the verdict it follows (to the model, sound next to silence looks like speech)."""
+    `switch_margin`; audio quieter than `silence_dbfs` is called silence, and a window with `edge_s` or more of
+    silence at either end keeps the verdict before it: to the model, sound starting or ending next to silence
+    looks like speech (pauses inside the window are left to the model)."""
 
     window_s: float = 1.0
-    hop_s: float = 0.25
-    switch_margin: float = 0.4
+    hop_s: float = 0.1
+    switch_margin: float = 0.5
     silence_dbfs: float = -55.0
+    edge_s: float = 0.05  # this much silence at either end of the window: sound starts or ends there
     keep_s: float = 120.0  # rolling buffer for "save the last N seconds"
 
     @property
@@ -179,11 +181,13 @@ class LiveAnalyzer:
             mean = probs[offset : offset + len(part)].mean(axis=0)
             offset += len(part)
             level = float(_dbfs(np.array([power[a:b].mean()]))[0])
-            quiet = float(np.mean(_dbfs(power[a:b]) < self.settings.silence_dbfs))
+            edge_s = (
+                _silent_edge(_dbfs(power[a:b]) < self.settings.silence_dbfs) * self.spec.frame_step / self.spec.rate_hz
+            )
             verdict = Verdict(
                 (end - self.window_frames) * self.spec.frame_step / self.spec.rate_hz,
                 self.seconds(end),
-                self._decide(mean, level, quiet),
+                self._decide(mean, level, edge_s),
                 {label: float(p) for label, p in zip(labels, mean, strict=True)},
                 level,
             )
@@ -191,12 +195,12 @@ class LiveAnalyzer:
             self.listener.verdict(verdict)
             self._track(verdict, mean)
 
-    def _decide(self, probs: np.ndarray, level_dbfs: float, quiet_fraction: float) -> str:
+    def _decide(self, probs: np.ndarray, level_dbfs: float, silent_edge_s: float) -> str:
         labels = self.classifier.labels
         if level_dbfs < self.settings.silence_dbfs:
             return SILENCE
-        if quiet_fraction >= 0.2 and self._label is not None:
-            return self._label  # sound starting or ending (or a pause): the model would call it speech
+        if silent_edge_s >= self.settings.edge_s and self._label is not None:
+            return self._label  # sound starting or ending inside the window: the model would call it speech
         best = int(np.argmax(probs))
         if self._label in labels and self._label != labels[best]:
             held = labels.index(self._label)
@@ -231,6 +235,13 @@ class LiveAnalyzer:
             self._close(self._last_end_s)
             self._segment = None
             self._label = None
+
+
+def _silent_edge(silent: np.ndarray) -> int:
+    """The longer run of silent frames at either end of a window (pauses inside it do not count)."""
+    if silent.all():
+        return len(silent)
+    return max(int(np.argmin(silent)), int(np.argmin(silent[::-1])))
 
 
 def _dbfs(power: np.ndarray) -> np.ndarray:

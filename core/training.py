@@ -19,6 +19,7 @@ from core.audio import Waveform
 from core.augment import AugmentSettings, augment
 from core.datasets import Clip, Dataset, DataSummary, LoadedClip, load_clips, split_train_val, summarize
 from core.errors import Cancelled, DatasetError
+from core.feature_cache import ClipFeatures, FeatureCache
 from core.features import FeatureSpec, frame_features, windows
 from core.model import ModelBundle, build_model
 from core.recipes import TrainSettings
@@ -125,31 +126,6 @@ class TrainResult:
     seconds: float
 
 
-def window_arrays(
-    loaded: Sequence[LoadedClip],
-    labels: Sequence[str],
-    spec: FeatureSpec,
-    hop_frames: int | None = None,
-    listener: TrainingListener | None = None,
-    cancel: CancelCheck | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All windows of the clips as one float32 array, with their label indices and clip indices."""
-    index = {label: i for i, label in enumerate(labels)}
-    parts, ys, owners = [], [], []
-    for i, item in enumerate(loaded):
-        if cancel and cancel():
-            raise Cancelled("training cancelled")
-        w = windows(frame_features(item.waveform.samples, spec), spec, hop_frames)
-        parts.append(w)
-        ys.append(np.full(len(w), index[item.clip.label], dtype=np.int32))
-        owners.append(np.full(len(w), i, dtype=np.int32))
-        if listener:
-            listener.stage("features", i + 1, len(loaded))
-    if not parts or sum(len(p) for p in parts) == 0:
-        return np.empty((0, *spec.window_shape), np.float32), np.empty(0, np.int32), np.empty(0, np.int32)
-    return np.concatenate(parts).astype(np.float32, copy=False), np.concatenate(ys), np.concatenate(owners)
-
-
 def augmented_copies(
     loaded: Sequence[LoadedClip], settings: AugmentSettings, rate_hz: int, seed: int
 ) -> list[LoadedClip]:
@@ -162,6 +138,58 @@ def augmented_copies(
         for _ in range(settings.copies)
         for item in loaded
     ]
+
+
+def clip_features(
+    train_clips: Sequence[Clip],
+    val_clips: Sequence[Clip],
+    settings: TrainSettings,
+    listener: TrainingListener | None = None,
+    cancel: CancelCheck | None = None,
+    cache: FeatureCache | None = None,
+) -> ClipFeatures:
+    """Decode the clips, tell the listener the data summary, add the augmented copies of the training clips and
+    compute their frame features (or take all that from `cache`, and put it there)."""
+    listener = listener or TrainingListener()
+    spec = settings.features
+    key = cache.key(train_clips, val_clips, spec, settings.augment, settings.seed) if cache else ""
+    if cache and (found := cache.load(key, list(train_clips) + list(val_clips))) is not None:
+        listener.data(found.summary)
+        listener.stage("features", 1, 1)
+        return found
+    all_clips = list(train_clips) + list(val_clips)
+    loaded, errors = load_clips(all_clips, spec.rate_hz, lambda d, t: listener.stage("loading", d, t), cancel)
+    summary = summarize(loaded, errors)
+    listener.data(summary)
+    train_names = {c.name for c in train_clips}
+    train_loaded = [x for x in loaded if x.clip.name in train_names]
+    val_loaded = [x for x in loaded if x.clip.name not in train_names]
+    if settings.augment.copies:
+        train_loaded = train_loaded + augmented_copies(train_loaded, settings.augment, spec.rate_hz, settings.seed)
+    items = train_loaded + val_loaded
+    frames = []
+    for i, item in enumerate(items):
+        if cancel and cancel():
+            raise Cancelled("training cancelled")
+        frames.append((item.clip, frame_features(item.waveform.samples, spec)))
+        listener.stage("features", i + 1, len(items))
+    features = ClipFeatures(summary, tuple(frames[: len(train_loaded)]), tuple(frames[len(train_loaded) :]))
+    if cache:
+        cache.save(key, features)
+    return features
+
+
+def frame_windows(
+    items: Sequence[tuple[Clip, np.ndarray]], labels: Sequence[str], spec: FeatureSpec, hop_frames: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All windows of the items' frame features as one float32 array, with their label and item indices."""
+    index = {label: i for i, label in enumerate(labels)}
+    parts = [windows(frames, spec, hop_frames) for _, frames in items]
+    ys = [np.full(len(w), index[clip.label], dtype=np.int32) for (clip, _), w in zip(items, parts, strict=True)]
+    owners = [np.full(len(w), i, dtype=np.int32) for i, w in enumerate(parts)]
+    if sum(len(p) for p in parts) == 0:
+        return np.empty((0, *spec.window_shape), np.float32), np.empty(0, np.int32), np.empty(0, np.int32)
+    return np.concatenate(parts).astype(np.float32, copy=False), np.concatenate(ys), np.concatenate(owners)
 
 
 class _Monitor(keras.callbacks.Callback):
@@ -216,9 +244,12 @@ def train(
     listener: TrainingListener | None = None,
     cancel: CancelCheck | None = None,
     split: tuple[Sequence[Clip], Sequence[Clip]] | None = None,
+    cache: FeatureCache | None = None,
 ) -> TrainResult:
     """Train a bundle on `dataset` (split by clip unless `split` is given) and evaluate it on the held-out clips.
 
+    With a `cache` (the app and the command line pass `FeatureCache()`), the clips' features come from it when
+    the same data, split, features and augmentation were prepared before, and go into it otherwise.
     Cancelling during loading raises `Cancelled`; cancelling during training ends it with the best weights of
     the epochs completed so far (`TrainResult.cancelled`), or raises `Cancelled` if none completed.
     """
@@ -235,18 +266,12 @@ def train(
     if not train_clips or (settings.val_fraction > 0 and not val_clips):
         raise DatasetError("need clips on both sides of the split: add more recordings per class")
 
-    all_clips = list(train_clips) + list(val_clips)
-    loaded, errors = load_clips(all_clips, spec.rate_hz, lambda d, t: listener.stage("loading", d, t), cancel)
-    summary = summarize(loaded, errors)
-    listener.data(summary)
-    train_names = {c.name for c in train_clips}
-    train_loaded = [x for x in loaded if x.clip.name in train_names]
-    val_loaded = [x for x in loaded if x.clip.name not in train_names]
+    features = clip_features(train_clips, val_clips, settings, listener, cancel, cache)
+    summary = features.summary
     hop_frames = max(1, round(settings.train_hop_s * spec.rate_hz / spec.frame_step)) if settings.train_hop_s else None
-    if settings.augment.copies:
-        train_loaded = train_loaded + augmented_copies(train_loaded, settings.augment, spec.rate_hz, settings.seed)
-    x_train, y_train, _ = window_arrays(train_loaded, labels, spec, hop_frames, listener, cancel)
-    x_val, y_val, val_owner = window_arrays(val_loaded, labels, spec, None, listener, cancel)
+    x_train, y_train, _ = frame_windows(features.train, labels, spec, hop_frames)
+    x_val, y_val, val_owner = frame_windows(features.val, labels, spec)
+    val_clips_loaded = [clip for clip, _ in features.val]
     if len(x_train) == 0 or (val_clips and len(x_val) == 0):
         raise DatasetError("no usable audio on one side of the split (all clips unreadable or empty)")
 
@@ -278,7 +303,7 @@ def train(
     if len(x_val):
         listener.stage("evaluating", 0, 1)
         val_probs = model.predict(x_val, batch_size=512, verbose=0)
-        owned = [(item.clip, val_probs[val_owner == i]) for i, item in enumerate(val_loaded)]
+        owned = [(clip, val_probs[val_owner == i]) for i, clip in enumerate(val_clips_loaded)]
         evaluation = evaluate_windows(labels, owned)
         listener.stage("evaluating", 1, 1)
     seconds = time.perf_counter() - start

@@ -89,9 +89,9 @@ class LiveTab(QWidget):
         self.refresh_button = QPushButton("Re&fresh")
         self.refresh_button.setToolTip("Look for devices plugged in since the app started")
         self.refresh_button.clicked.connect(lambda: self.devices.refresh(rescan=True))
-        self.window_box = _seconds(1.0, 5.0, 0.25, float(self.store.value("live/window_s", 1.0)))
+        self.window_box = _seconds(1.0, 5.0, 0.25, float(self.store.value("live/window_s", LiveSettings().window_s)))
         self.window_box.setAccessibleName("Window")
-        self.hop_box = _seconds(0.05, 2.0, 0.05, float(self.store.value("live/hop_s", 0.25)))
+        self.hop_box = _seconds(0.05, 2.0, 0.05, float(self.store.value("live/hop_s", LiveSettings().hop_s)))
         self.hop_box.setAccessibleName("Hop")
         self.delay_label = QLabel()
         for box in (self.window_box, self.hop_box):

@@ -207,6 +207,7 @@ class TrainTab(QWidget):
         self.started = time.monotonic()
 
         def work(ctx):
+            from core.feature_cache import FeatureCache
             from core.training import TrainingListener, train
 
             class Forward(TrainingListener):
@@ -224,7 +225,7 @@ class TrainTab(QWidget):
                     ctx.emit(("epoch", epoch + 1, logs))
 
             dataset = _load_source(source, ctx)
-            return train(dataset, settings, Forward(), cancel=ctx.cancelled)
+            return train(dataset, settings, Forward(), cancel=ctx.cancelled, cache=FeatureCache())
 
         self.task = run_task(
             work,

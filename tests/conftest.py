@@ -27,6 +27,13 @@ def _free_qt_objects_on_the_main_thread(request):
         gc.collect()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache_folder(tmp_path_factory):
+    """The app's cache folder (training features, extracted archives) in a temporary folder, for this process
+    and the commands it starts: the tests leave nothing in the user's cache."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+
+
 @pytest.fixture(scope="session")
 def gtzan_dir() -> Path:
     if not GTZAN_MUSIC.is_dir():

@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 
 from core.audio import load_audio
-from core.features import FeatureSpec, frame_features, mel_matrix, waveform_windows, windows
+from core.features import (
+    FeatureSpec,
+    frame_features,
+    mel_matrix,
+    waveform_windows,
+    window_count,
+    window_range,
+    window_span_samples,
+    windows,
+)
 
 SEED_STFT = FeatureSpec(kind="stft", frame_length=255, frame_step=128, fft_length=256)
 
@@ -101,3 +110,16 @@ def test_spec_round_trips_and_rejects_nonsense():
         FeatureSpec.from_dict({**spec.to_dict(), "unexpected": 1})
     with pytest.raises(ValueError):
         FeatureSpec(window_s=0.01)
+
+
+@pytest.mark.parametrize("spec", [SEED_STFT, FeatureSpec(window_norm=True), FeatureSpec(window_s=1.5, hop_s=0.25)])
+def test_windows_computed_piece_by_piece_are_the_whole_signals_bit_for_bit(music_clip, spec):
+    x = load_audio(music_clip, spec.rate_hz).samples[: spec.rate_hz * 20 + 123]
+    whole, _ = waveform_windows(x, spec)
+    assert window_count(len(x), spec) == len(whole)
+    pieces = [window_range(x, spec, a, min(a + 7, len(whole))) for a in range(0, len(whole), 7)]
+    np.testing.assert_array_equal(np.concatenate(pieces), whole)
+    span = window_span_samples(spec)
+    assert window_count(span - 1, spec) == 0 and window_count(span, spec) == 1 == len(
+        windows(frame_features(x[:span], spec), spec)
+    )

@@ -306,7 +306,7 @@ def test_the_live_tab_follows_the_microphone_and_keeps_the_last_seconds(window, 
     window.tabs.setCurrentWidget(live)
     qtbot.waitUntil(lambda: live.device_box.count() >= 2, timeout=10_000)
     assert "default (" in [live.device_box.itemText(i) for i in range(live.device_box.count())][1]
-    assert "within about 1.25 s" in live.delay_label.text()
+    assert "within about 1.1 s" in live.delay_label.text()
     log = tmp_path / "segments.csv"
     live.log_path = str(log)
     live.log_box.setChecked(True)

@@ -7,7 +7,8 @@ import soundfile as sf
 from core.audio import Waveform, load_audio
 from core.datasets import expand_paths
 from core.errors import Cancelled
-from core.inference import Classifier, segments
+from core.features import waveform_windows
+from core.inference import CHUNK_WINDOWS, Classifier, segments
 
 from .conftest import GTZAN_MUSIC, GTZAN_SPEECH
 
@@ -95,3 +96,19 @@ def test_folders_expand_to_their_audio_files(tmp_path, subset_dir):
     found = expand_paths([subset_dir, tmp_path / "notes.txt"])
     assert len(found) == 25 and found[-1].name == "notes.txt"
     assert all(p.suffix == ".wav" for p in found[:-1])
+
+
+def test_a_long_file_goes_through_in_pieces_with_the_same_numbers(classifier, tmp_path, music_clip, speech_clip):
+    # 150 s at the clips' own 22,050 Hz: more than two pieces of windows, cut while the file decodes
+    clips = [sf.read(p, dtype="int16")[0] for p in (music_clip, speech_clip, music_clip, speech_clip, music_clip)]
+    long_file = tmp_path / "long.wav"
+    sf.write(long_file, np.concatenate(clips), 22050, subtype="PCM_16")
+    (result,) = classifier.classify_files([long_file])
+    whole = classifier.classify_path(long_file)
+    assert len(whole.window_probabilities) == 299 > 2 * CHUNK_WINDOWS
+    np.testing.assert_allclose(result.prediction.window_probabilities, whole.window_probabilities, atol=1e-5)
+    np.testing.assert_array_equal(result.prediction.window_starts_s, whole.window_starts_s)
+    assert [s.label for s in result.prediction.segments] == [s.label for s in whole.segments]
+    assert result.prediction.duration_s == pytest.approx(150.0, abs=0.01)
+    feats, _ = waveform_windows(load_audio(long_file, 16000).samples, classifier.spec)  # all at once
+    np.testing.assert_allclose(classifier.window_probabilities(feats), whole.window_probabilities, atol=1e-5)
