@@ -390,3 +390,57 @@ def test_garbage_is_collected_on_the_gui_thread_only(window, qtbot):
     run_task(lambda _ctx: [[object()] for _ in range(20_000)], on_result=kept.append, owner=window)
     qtbot.waitUntil(lambda: bool(freed_on), timeout=10_000)
     assert freed_on == [True] and kept
+
+
+def test_no_sound_server_gives_clear_messages_and_everything_works_again_when_it_is_back(
+    window, qtbot, virtual_audio, music_clip
+):
+    """With the sound server gone there is no usable device: Record, Play and Live each say so in one line and
+    the app goes on; once it is back, each works again (nothing to restart)."""
+    inspect, live = window.inspect_tab, window.live_tab
+    window.open_in_inspect(music_clip)
+    qtbot.waitUntil(lambda: inspect.current is not None and inspect.play_button.isEnabled(), timeout=60_000)
+    messages = []
+    for tab in (inspect, live):
+        tab.status.connect(messages.append)
+    virtual_audio.stop()
+    try:
+        inspect.record_button.click()
+        qtbot.waitUntil(lambda: any("cannot record" in m for m in messages), timeout=10_000)
+        assert inspect.recorder is None and inspect.record_button.isEnabled()
+        inspect.play_button.click()
+        assert any(m.startswith("cannot play") for m in messages) and not inspect.player.playing
+        live.start_button.click()
+        qtbot.waitUntil(lambda: "not available" in live.problem.text(), timeout=10_000)
+        assert live.session is None and live.start_button.text() == "&Start listening"
+        assert all("\n" not in m and "Traceback" not in m for m in messages) and window.isVisible()
+    finally:
+        virtual_audio.start()
+    inspect.play_button.click()
+    assert inspect.player.playing
+    inspect.stop_button.click()
+    inspect.record_button.click()
+    qtbot.waitUntil(lambda: inspect.recorder is not None, timeout=10_000)
+    inspect.record_button.click()
+    live.start_button.click()
+    qtbot.waitUntil(lambda: live.latest is not None, timeout=15_000)
+    live.stop()
+
+
+def test_a_recording_cut_off_by_the_device_going_away_is_kept_and_shown(window, qtbot, virtual_audio, music_clip):
+    inspect = window.inspect_tab
+    window.tabs.setCurrentWidget(inspect)
+    messages = []
+    inspect.status.connect(messages.append)
+    inspect.record_button.click()
+    qtbot.waitUntil(lambda: inspect.recorder is not None, timeout=10_000)
+    virtual_audio.play(load(music_clip, 3)).wait()
+    try:
+        virtual_audio.stop()
+        qtbot.waitUntil(lambda: inspect.recorder is None, timeout=10_000)  # it stopped by itself
+    finally:
+        virtual_audio.start()
+    assert any("no longer available" in m and "kept" in m for m in messages)
+    qtbot.waitUntil(lambda: inspect.current is not None and inspect.current.prediction is not None, timeout=30_000)
+    assert inspect.take.duration_s > 2.5 and inspect.verdict.text().startswith("music")
+    assert inspect.save_button.isEnabled()
