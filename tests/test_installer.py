@@ -354,3 +354,28 @@ def test_the_built_app_downloads_through_tensorflow_datasets_and_trains(built, u
     results = [json.loads(line) for line in proc.stdout.splitlines()]
     assert sorted(r["path"] for r in results) == sorted(str(p) for p in SAMPLES.rglob("*.ogg"))
     assert all(r["label"] in ("music", "speech") for r in results)
+
+
+@pytest.mark.slow
+def test_the_built_app_hears_a_sound_device(built, virtual_audio):
+    """PortAudio inside the built folder: the devices are listed, and live mode classifies speech played into the
+    virtual device (the shipped samples: espeak-ng speech)."""
+    import numpy as np
+
+    from core.audio import load_audio
+
+    listed = run_built(built, "live", "--list-devices")
+    assert listed.returncode == 0 and "* default (" in listed.stdout, listed.stdout + listed.stderr
+    proc = subprocess.Popen(
+        [str(built / "musicspeech" / "musicspeech"), "live", "--duration", "14", "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr.readline().startswith("listening to default")
+    speech = [load_audio(p, 16000).samples for p in sorted((SAMPLES / "speech").glob("*.ogg"))]
+    virtual_audio.play(np.concatenate(speech)).wait()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    labels = [json.loads(line)["label"] for line in out.splitlines()]
+    assert "speech" in labels and "music" not in labels
