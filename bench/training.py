@@ -7,7 +7,9 @@ The run `scripts/make_model.sh` makes: the shipped recipe (`core.recipes.SHIPPED
 split, validated on fold 1 (26 clips it never trains on). First with an empty feature cache (decoding,
 augmentation and features computed, then stored), then again with the cache filled (the same features read
 back). Each is one complete `train()` call as the app and the CLI make it; the table says where the time went
-and when the validation accuracy first reached 98 % (clips; windows too). --quick: 4 + 4 clips, 1 epoch.
+and when an epoch's weights first reached 98 % validation accuracy, clips (each held-out clip called by the
+mean of its windows, as the app calls a file) and windows, from the validation pass `train()` makes after every
+epoch. --quick: 4 + 4 clips, 1 epoch.
 """
 
 from __future__ import annotations
@@ -35,12 +37,13 @@ def one_run(dataset, settings, split, cache):
             marks.setdefault("fit", time.perf_counter())
 
         def epoch(self, epoch, n, logs):
-            epochs.append((time.perf_counter(), logs.get("val_accuracy", 0.0)))
+            epochs.append((time.perf_counter(), logs.get("val_clip_accuracy", 0.0), logs.get("val_accuracy", 0.0)))
 
     result = train(dataset, settings, Clock(), split=split, cache=cache)
     end = time.perf_counter()
     ev = result.evaluation
-    first_98 = next((t for t, acc in epochs if acc >= TARGET), None)
+    first_clips = next((t for t, clips, _ in epochs if clips >= TARGET), None)
+    first_windows = next((t for t, _, win in epochs if win >= TARGET), None)
     return {
         "total_s": end - marks["start"],
         "data_s": marks.get("fit", end) - marks["start"],
@@ -49,7 +52,9 @@ def one_run(dataset, settings, split, cache):
         "seconds_per_epoch": (end - marks.get("fit", end)) / max(1, len(epochs)),
         "clip_accuracy": ev.clip_accuracy,
         "window_accuracy": ev.window_accuracy,
-        "window_98_at_s": None if first_98 is None else first_98 - marks["start"],
+        "clips_98_at_s": None if first_clips is None else first_clips - marks["start"],
+        "clips_98_epoch": next((i + 1 for i, (_, c, _) in enumerate(epochs) if c >= TARGET), None),
+        "window_98_at_s": None if first_windows is None else first_windows - marks["start"],
     }
 
 
@@ -78,7 +83,10 @@ def main() -> int:
     print("\n## Training on GTZAN")
     rows = []
     for name, r in runs.items():
-        reached = "not reached" if r["window_98_at_s"] is None else f"{r['window_98_at_s']:.1f}"
+        clips_at = (
+            "not reached" if r["clips_98_at_s"] is None else f"{r['clips_98_at_s']:.1f} (epoch {r['clips_98_epoch']})"
+        )
+        windows_at = "not reached" if r["window_98_at_s"] is None else f"{r['window_98_at_s']:.1f}"
         rows.append(
             [
                 name,
@@ -87,7 +95,8 @@ def main() -> int:
                 f"{r['fit_s']:.1f} ({r['epochs']} epochs, {r['seconds_per_epoch']:.1f} s each)",
                 f"{100 * r['clip_accuracy']:.1f} %",
                 f"{100 * r['window_accuracy']:.2f} %",
-                reached,
+                clips_at,
+                windows_at,
             ]
         )
     print(
@@ -99,6 +108,7 @@ def main() -> int:
                 "fitting, s",
                 "validation clip accuracy",
                 "validation window accuracy",
+                "clip accuracy >= 98 % at, s",
                 "window accuracy >= 98 % at, s",
             ],
             rows,
@@ -106,14 +116,17 @@ def main() -> int:
     )
     print(
         "\nOne run each (a complete training is a minute or more); early stopping decides the epochs, the best "
-        "epoch's weights are the ones evaluated."
+        "epoch's weights are the ones evaluated. The goal is read as the time until a model with >= 98 % "
+        "validation clip accuracy exists; the run itself goes on until early stopping, and the goals table "
+        "shows its whole length beside it."
     )
     goals = [
         goal(
             f"training on GTZAN to >= 98 % validation clip accuracy, features {name}",
-            f"{r['total_s']:.1f} s ({100 * r['clip_accuracy']:.1f} % of clips)",
+            ("not reached" if r["clips_98_at_s"] is None else f"{r['clips_98_at_s']:.1f} s")
+            + f" (the whole run with early stopping: {r['total_s']:.1f} s)",
             f"< {limit:g} s",
-            r["total_s"] < limit and r["clip_accuracy"] >= TARGET,
+            r["clips_98_at_s"] is not None and r["clips_98_at_s"] < limit,
         )
         for (name, r), limit in zip(runs.items(), (GOAL_COLD_S, GOAL_CACHED_S), strict=True)
     ]

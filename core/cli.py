@@ -293,7 +293,8 @@ class _ConsoleTrainingListener:
         self.bar.clear()
         print(
             f"epoch {epoch + 1}/{epochs}: loss {logs.get('loss', 0):.4f} accuracy {logs.get('accuracy', 0):.3f} "
-            f"val_loss {logs.get('val_loss', 0):.4f} val_accuracy {logs.get('val_accuracy', 0):.3f}",
+            f"val_loss {logs.get('val_loss', 0):.4f} val_accuracy {logs.get('val_accuracy', 0):.3f} "
+            f"val_clip_accuracy {logs.get('val_clip_accuracy', 0):.3f}",
             file=sys.stderr,
             flush=True,
         )

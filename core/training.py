@@ -32,7 +32,7 @@ class TrainingListener:
     """Receives progress. Every method is optional to override; all are called on the training thread."""
 
     def stage(self, name: str, done: int, total: int) -> None:
-        """A preparation stage advanced: "loading", "features", "evaluating"."""
+        """A preparation stage advanced: "loading", "features"."""
 
     def data(self, summary: DataSummary) -> None:
         """The data were read: counts, durations and clips worth a look (silent, clipped, duplicates)."""
@@ -41,7 +41,8 @@ class TrainingListener:
         """A training batch ended (epoch and batch count from 0)."""
 
     def epoch(self, epoch: int, epochs: int, logs: dict[str, float]) -> None:
-        """An epoch ended; `logs` has loss, accuracy, val_loss, val_accuracy."""
+        """An epoch ended; `logs` has loss and accuracy, and with validation clips val_loss, val_accuracy
+        (windows) and val_clip_accuracy (clips, each called by the mean of its windows, as the app does)."""
 
 
 @dataclass(frozen=True)
@@ -192,11 +193,44 @@ def frame_windows(
     return np.concatenate(parts).astype(np.float32, copy=False), np.concatenate(ys), np.concatenate(owners)
 
 
+class _Validation:
+    """The held-out windows with their labels and clips: one forward pass gives the window loss and accuracy and
+    the clip accuracy of the weights at hand (Keras' own validation pass gives no clip figure)."""
+
+    def __init__(self, labels: Sequence[str], clips: Sequence[Clip], x: np.ndarray, y: np.ndarray, owner: np.ndarray):
+        self.labels, self.clips, self.x, self.y, self.owner = tuple(labels), list(clips), x, y, owner
+        self.probs: np.ndarray | None = None  # of the last pass
+
+    def run(self, model) -> dict[str, float]:
+        self.probs = probs = model.predict(self.x, batch_size=512, verbose=0)
+        picked = np.clip(probs[np.arange(len(self.y)), self.y], 1e-7, 1.0)  # Keras' clipping in its cross-entropy
+        per_clip = np.zeros((len(self.clips), probs.shape[1]))
+        np.add.at(per_clip, self.owner, probs)
+        truth = np.array([self.labels.index(c.label) for c in self.clips])
+        return {
+            "val_loss": float(-np.log(picked).mean()),
+            "val_accuracy": float((probs.argmax(axis=1) == self.y).mean()),
+            "val_clip_accuracy": float((per_clip.argmax(axis=1) == truth).mean()),
+        }
+
+    def evaluation(self) -> Evaluation:
+        """The evaluation of the last pass."""
+        assert self.probs is not None
+        return evaluate_windows(self.labels, [(c, self.probs[self.owner == i]) for i, c in enumerate(self.clips)])
+
+
 class _Monitor(keras.callbacks.Callback):
-    """Forwards progress, turns the cancel flag into `stop_training`, keeps the best weights, stops early."""
+    """Validates after each epoch, forwards progress, turns the cancel flag into `stop_training`, keeps the best
+    weights (lowest validation loss) and the figures of every epoch, stops early."""
 
     def __init__(
-        self, listener: TrainingListener, cancel: CancelCheck | None, epochs: int, batches: int, patience: int
+        self,
+        listener: TrainingListener,
+        cancel: CancelCheck | None,
+        epochs: int,
+        batches: int,
+        patience: int,
+        validation: _Validation | None,
     ):
         super().__init__()
         self.listener, self.cancel, self.epochs, self.batches, self.patience = (
@@ -206,8 +240,11 @@ class _Monitor(keras.callbacks.Callback):
             batches,
             patience,
         )
+        self.validation = validation
+        self.history: dict[str, list[float]] = {}
         self.best_loss = math.inf
         self.best_weights: list[np.ndarray] | None = None
+        self.best_evaluation: Evaluation | None = None
         self.since_best = 0
         self.cancelled = False
         self.epochs_run = 0
@@ -224,18 +261,26 @@ class _Monitor(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = _floats(logs)
-        if self.cancelled:  # a partial epoch: its validation figures were not computed
+        if self.cancelled:  # a partial epoch: not validated, not kept
             return
+        if self.validation is not None:
+            logs.update(self.validation.run(self.model))
         self.epochs_run = epoch + 1
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
         self.listener.epoch(epoch, self.epochs, logs)
         loss = logs.get("val_loss", logs.get("loss", math.inf))
         if loss < self.best_loss:
             self.best_loss, self.since_best = loss, 0
             self.best_weights = self.model.get_weights()
+            self.best_evaluation = self.validation.evaluation() if self.validation is not None else None
         else:
             self.since_best += 1
             if self.patience and self.since_best >= self.patience:
                 self.model.stop_training = True
+        if self.cancel and self.cancel():  # asked during the validation pass
+            self.cancelled = True
+            self.model.stop_training = True
 
 
 def train(
@@ -283,11 +328,11 @@ def train(
         metrics=["accuracy"],
     )
     batches = math.ceil(len(x_train) / settings.batch_size)
-    monitor = _Monitor(listener, cancel, settings.epochs, batches, settings.patience)
-    fit = model.fit(
+    validation = _Validation(labels, val_clips_loaded, x_val, y_val, val_owner) if len(x_val) else None
+    monitor = _Monitor(listener, cancel, settings.epochs, batches, settings.patience, validation)
+    model.fit(
         x_train,
         y_train,
-        validation_data=(x_val, y_val) if len(x_val) else None,
         epochs=settings.epochs,
         batch_size=settings.batch_size,
         shuffle=True,
@@ -297,15 +342,8 @@ def train(
     if monitor.best_weights is None:
         raise Cancelled("training cancelled before the first epoch ended")
     model.set_weights(monitor.best_weights)
-    history = {k: [float(v) for v in vs][: monitor.epochs_run] for k, vs in fit.history.items()}
-
-    evaluation = None
-    if len(x_val):
-        listener.stage("evaluating", 0, 1)
-        val_probs = model.predict(x_val, batch_size=512, verbose=0)
-        owned = [(clip, val_probs[val_owner == i]) for i, clip in enumerate(val_clips_loaded)]
-        evaluation = evaluate_windows(labels, owned)
-        listener.stage("evaluating", 1, 1)
+    history = monitor.history
+    evaluation = monitor.best_evaluation  # of the best weights, from the validation pass after their epoch
     seconds = time.perf_counter() - start
     info = {
         "data": {

@@ -113,7 +113,10 @@ class TrainTab(QWidget):
             "loss": self.loss_plot.plot(name="training (mean so far in the epoch)", pen=pg.mkPen("#4a90d9")),
             "val_loss": self.loss_plot.plot(name="validation", pen=pg.mkPen("#e67e22", width=2), symbol="o"),
             "accuracy": self.acc_plot.plot(name="training (mean so far in the epoch)", pen=pg.mkPen("#4a90d9")),
-            "val_accuracy": self.acc_plot.plot(name="validation", pen=pg.mkPen("#e67e22", width=2), symbol="o"),
+            "val_accuracy": self.acc_plot.plot(name="validation windows", pen=pg.mkPen("#e67e22", width=2), symbol="o"),
+            "val_clip_accuracy": self.acc_plot.plot(
+                name="validation clips", pen=pg.mkPen("#27ae60", width=2), symbol="s", symbolBrush="#27ae60"
+            ),
         }
         self.points: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in self.curves}
 
@@ -271,7 +274,7 @@ class TrainTab(QWidget):
             self._redraw()
         elif kind == "epoch":
             _, x, logs = event
-            for key in ("val_loss", "val_accuracy"):
+            for key in ("val_loss", "val_accuracy", "val_clip_accuracy"):
                 if key in logs:
                     self.points[key][0].append(x)
                     self.points[key][1].append(logs[key])

@@ -131,6 +131,8 @@ def test_a_short_training_run_draws_the_chart_and_ends_with_a_confusion_matrix(w
     qtbot.waitUntil(lambda: tab.result is not None, timeout=180_000)
     assert len(tab.points["loss"][0]) >= 2 * 10  # a point per batch
     assert len(tab.points["val_accuracy"][0]) == 2  # a point per epoch
+    clip_curve = tab.curves["val_clip_accuracy"].getData()  # the held-out clips' accuracy, drawn
+    assert list(clip_curve[1]) == tab.result.history["val_clip_accuracy"]
     assert "music: 12 clips" in tab.summary.text()
     assert (
         tab.confusion.rowCount() == 2
