@@ -237,3 +237,11 @@ def _ffmpeg_reason(lines: list[str]) -> str:
         last = lines[-1]
         return f"not an audio file, or damaged ({last[:120]})"
     return "not an audio file, or damaged"
+
+
+def native_rate_hz(path: str | os.PathLike) -> int | None:
+    """The file's own sample rate where libsndfile reads the file (WAV, FLAC, OGG, MP3, ...); None otherwise."""
+    try:
+        return int(sf.info(os.fsencode(path)).samplerate) or None
+    except (sf.LibsndfileError, OSError, RuntimeError):
+        return None

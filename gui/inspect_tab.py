@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.audio import Waveform, load_audio, resample, write_wav
+from core.audio import Waveform, load_audio, native_rate_hz, resample, write_wav
 from core.errors import MusicSpeechError
 from core.features import FeatureSpec, frame_features
 from gui.active_model import ActiveModel
@@ -34,6 +34,11 @@ if TYPE_CHECKING:
     from core.inference import Prediction
 
 DISPLAY_RATE_HZ = 16000
+PLAYBACK_MAX_RATE_HZ = 48000
+PLAYBACK_FALLBACK_RATE_HZ = 44100  # a file only ffmpeg reads: its rate is not known before decoding
+PLAYBACK_BUDGET_BYTES = 256 << 20
+"""A file plays at its own rate (up to 48 kHz) while that copy fits in this; a longer one plays the 16 kHz copy
+the tab analyses (about 20 minutes at 48 kHz, 4 hours at 16 kHz)."""
 LOW_CONFIDENCE = 0.75  # windows whose top probability is below this are marked as uncertain
 ENVELOPE_POINTS = 4000
 
@@ -48,9 +53,21 @@ class Inspection:
     spectrogram_db: np.ndarray  # (frames, bins)
     spec: FeatureSpec
     prediction: Prediction | None
+    playback: Waveform  # what Play plays: the file at its own rate where that is affordable (`playback_copy`)
 
 
-def inspect_audio(waveform: Waveform, spec: FeatureSpec, classifier=None) -> Inspection:
+def playback_copy(path: Path, analysed: Waveform) -> Waveform:
+    """The file decoded again at its own rate for listening (the 16 kHz analysis copy loses everything above
+    8 kHz), up to 48 kHz, unless that copy would exceed `PLAYBACK_BUDGET_BYTES`: then the analysis copy itself."""
+    rate = min(native_rate_hz(path) or PLAYBACK_FALLBACK_RATE_HZ, PLAYBACK_MAX_RATE_HZ)
+    if rate <= analysed.rate_hz or analysed.duration_s * rate * 4 > PLAYBACK_BUDGET_BYTES:
+        return analysed
+    return load_audio(path, rate)
+
+
+def inspect_audio(
+    waveform: Waveform, spec: FeatureSpec, classifier=None, playback: Waveform | None = None
+) -> Inspection:
     x = waveform.samples
     buckets = max(1, len(x) // ENVELOPE_POINTS)
     n = len(x) // buckets
@@ -60,7 +77,7 @@ def inspect_audio(waveform: Waveform, spec: FeatureSpec, classifier=None) -> Ins
     feats = frame_features(x, spec)
     db = (20 / np.log(10)) * feats if spec.kind == "logmel" else 20 * np.log10(feats + 1e-6)
     prediction = classifier.classify(waveform) if classifier is not None else None
-    return Inspection(waveform, envelope_t, envelope, db.astype(np.float32), spec, prediction)
+    return Inspection(waveform, envelope_t, envelope, db.astype(np.float32), spec, prediction, playback or waveform)
 
 
 class InspectTab(QWidget):
@@ -187,14 +204,18 @@ class InspectTab(QWidget):
         path = Path(path)
         self.path, self.take = path, None
         self.verdict.setText(f"reading {path.name}…")
-        self._inspect(lambda: load_audio(path, DISPLAY_RATE_HZ), path)
+        self._inspect(lambda: load_audio(path, DISPLAY_RATE_HZ), path, lambda analysed: playback_copy(path, analysed))
 
     def show_recording(self, take: Waveform) -> None:
         """Show a recording (kept at its own rate for saving) as if it were a file."""
         self.path, self.take = None, take
         name = Path(f"recording {time.strftime('%H:%M:%S')}")
         self.verdict.setText("analysing the recording…")
-        self._inspect(lambda: Waveform(resample(take.samples, take.rate_hz, DISPLAY_RATE_HZ), DISPLAY_RATE_HZ), name)
+        self._inspect(
+            lambda: Waveform(resample(take.samples, take.rate_hz, DISPLAY_RATE_HZ), DISPLAY_RATE_HZ),
+            name,
+            lambda _analysed: take,  # played as it was recorded
+        )
 
     def _redraw(self) -> None:
         """Show the same clip again (another scale, or the model has arrived)."""
@@ -203,7 +224,8 @@ class InspectTab(QWidget):
         elif self.take is not None:
             self.show_recording(self.take)
 
-    def _inspect(self, read, name: Path) -> None:
+    def _inspect(self, read, name: Path, listen) -> None:
+        """On a worker: `read()` the 16 kHz copy, draw and classify it; `listen(copy)` gives what Play plays."""
         classifier = self.model.classifier
         spec = self.display_spec()
         if self.task is not None and self.task.running:
@@ -212,7 +234,8 @@ class InspectTab(QWidget):
         self.save_button.setEnabled(False)
 
         def work(ctx):
-            return inspect_audio(read(), spec, classifier)
+            analysed = read()
+            return inspect_audio(analysed, spec, classifier, listen(analysed))
 
         self.task = run_task(work, on_result=lambda r: self.show_inspection(r, name), on_error=self._failed, owner=self)
 
@@ -244,7 +267,7 @@ class InspectTab(QWidget):
             axis.setTicks(None)
             self.spec_plot.setLabel("left", "frequency", units="Hz")
         self.wave_plot.setXRange(0, w.duration_s, padding=0)
-        self._new_player(w)
+        self._new_player(inspection.playback)
         self._show_prediction(inspection.prediction, path)
         self.save_button.setEnabled(self.take is not None)
         if self.path is not None:

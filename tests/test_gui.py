@@ -228,6 +228,43 @@ def test_playback_moves_the_playhead_and_pause_and_stop_work(window, qtbot, virt
     assert inspect.playheads[0].value() == 0.0 and inspect.player.position_s == 0.0
 
 
+def test_a_file_plays_at_its_own_rate_not_the_16_khz_copy_the_tab_analyses(
+    window, qtbot, virtual_audio, music_clip, tmp_path, monkeypatch
+):
+    import soundfile as sf
+
+    import gui.inspect_tab
+    from tests.test_devices import record_monitor
+
+    inspect = window.inspect_tab
+    window.open_in_inspect(music_clip)  # GTZAN: 22,050 Hz
+    qtbot.waitUntil(lambda: inspect.current is not None and inspect.play_button.isEnabled(), timeout=60_000)
+    assert inspect.player.rate_hz == 22050 and inspect.current.waveform.rate_hz == 16000
+
+    t = np.arange(48000 * 3) / 48000  # 12 kHz: above what a 16 kHz copy holds
+    tone = tmp_path / "tone 12 kHz.wav"
+    sf.write(tone, (0.5 * np.sin(2 * np.pi * 12000 * t)).astype(np.float32), 48000)
+    window.open_in_inspect(tone)
+    qtbot.waitUntil(lambda: inspect.player is not None and inspect.player.rate_hz == 48000, timeout=60_000)
+    recorder = record_monitor(5, rate=48000)
+    qtbot.wait(300)
+    inspect.play_button.click()
+    qtbot.waitUntil(lambda: not inspect.player.playing, timeout=10_000)
+    qtbot.wait(300)
+    recorder.terminate()
+    heard = np.frombuffer(recorder.communicate()[0], dtype=np.float32)
+    loudest = np.argmax(np.convolve(heard**2, np.ones(4800), "valid"))  # the middle of the tone as heard
+    part = heard[loudest : loudest + 4800]
+    assert len(part) == 4800 and np.sqrt(np.mean(part**2)) > 0.1
+    peak_hz = np.argmax(np.abs(np.fft.rfft(part * np.hanning(len(part))))) * 48000 / len(part)
+    assert abs(peak_hz - 12000) < 50  # the 12 kHz tone itself was heard
+
+    monkeypatch.setattr(gui.inspect_tab, "PLAYBACK_BUDGET_BYTES", 48000 * 4)  # a copy at 48 kHz would not fit
+    window.open_in_inspect(music_clip)
+    qtbot.waitUntil(lambda: inspect.player is not None and inspect.player.rate_hz == 16000, timeout=60_000)
+    assert inspect.player.samples is inspect.current.waveform.samples  # the analysed copy, no second one
+
+
 # Audio devices: recording, seeking, the Audio menu and the Live tab, on the virtual device -------------------
 
 
