@@ -3,7 +3,9 @@
 A `FeatureSpec` says everything about it and is saved with the model. The spectrogram is computed once per
 signal as a sequence of frames; model windows are views of `frames_per_window` consecutive frames, taken every
 `hop_frames`. Because window starts fall on frame boundaries, a window's features are the same whether they
-were cut from a whole file or computed from a live buffer holding just that window.
+were cut from a whole file or computed from a live buffer holding just that window: the same frames through
+the same code. (The same to float32 rounding, not always bit for bit: OpenBLAS computes the mel product of a
+frame with other instructions depending on where the frame sits in the matrix; seen up to 6e-7 apart.)
 
 Importing this module sets numpy's BLAS (OpenBLAS) to one thread for the process: the only product here is the
 small mel projection of each chunk, the features already run on several worker threads, and OpenBLAS's own
@@ -152,8 +154,8 @@ def window_span_samples(spec: FeatureSpec) -> int:
 
 def window_range(samples: np.ndarray, spec: FeatureSpec, first: int, stop: int) -> np.ndarray:
     """Windows `first`..`stop - 1` of a signal, computed from just the samples they cover: the same numbers as
-    `windows(frame_features(samples, spec), spec)[first:stop]`, bit for bit, with memory for these windows only
-    (a long file goes through in pieces)."""
+    `windows(frame_features(samples, spec), spec)[first:stop]` (to float32 rounding), with memory for these
+    windows only (a long file goes through in pieces)."""
     a = first * spec.hop_samples
     b = (stop - 1) * spec.hop_samples + window_span_samples(spec)
     return windows(frame_features(samples[a:b], spec), spec)
