@@ -9,13 +9,15 @@ The key is a SHA-256 over the content of every clip (file bytes, or the samples 
 names, labels and side of the split in order, the `FeatureSpec`, the augmentation settings and the seed: a
 changed file, clip, split, feature or augmentation setting finds no entry. Entries are written atomically
 (`core.atomic`) into the user's cache folder; the oldest beyond `MAX_ENTRIES` are deleted; deleting the folder
-at any time is safe. A damaged entry is deleted and counts as missing.
+at any time is safe. A damaged entry is deleted and counts as missing. The cache only saves time: when its folder
+cannot be written (full disk, read-only), training goes on without it and the log says why.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import zipfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +30,8 @@ from core.atomic import atomic_path
 from core.augment import AugmentSettings
 from core.datasets import Clip, DataSummary
 from core.features import FeatureSpec
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MAX_ENTRIES = 3  # GTZAN with the shipped recipe's two augmented copies: about 240 MB an entry
@@ -107,8 +111,16 @@ class FeatureCache:
         n_train = len(meta["train"])
         return ClipFeatures(summary, tuple(items[:n_train]), tuple(items[n_train:]))
 
-    def save(self, key: str, features: ClipFeatures) -> Path:
-        """Write the entry atomically, then drop the oldest entries beyond `MAX_ENTRIES`."""
+    def save(self, key: str, features: ClipFeatures) -> Path | None:
+        """Write the entry atomically, then drop the oldest entries beyond `MAX_ENTRIES`. Returns None (and logs
+        why) when the folder cannot take it: the run goes on uncached."""
+        try:
+            return self._save(key, features)
+        except OSError as e:
+            log.warning("training features not cached in %s: %s", self.folder, e.strerror or e)
+            return None
+
+    def _save(self, key: str, features: ClipFeatures) -> Path:
         items = list(features.train) + list(features.val)
         n_bins = items[0][1].shape[1] if items else 0
         meta = {

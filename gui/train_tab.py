@@ -317,7 +317,7 @@ class TrainTab(QWidget):
     def _failed(self, message: str) -> None:
         self._running(False)
         self.eta.setText("")
-        QMessageBox.warning(self, "Training stopped", message)
+        self.evaluation_label.setText(f"Training stopped: {message}. The active model is unchanged.")
         self.status.emit(f"training stopped: {message}")
 
     def _cancelled(self) -> None:

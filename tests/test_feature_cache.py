@@ -123,3 +123,14 @@ def test_training_uses_the_cache(data, tmp_path):
     assert a.summary == b.summary
     assert a.bundle.info["data"]["train_windows"] == b.bundle.info["data"]["train_windows"] > 0
     assert [c.name for c in a.evaluation.clips] == [c.name for c in b.evaluation.clips]
+
+
+def test_a_cache_folder_that_cannot_be_written_does_not_stop_training(data, tmp_path, caplog):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder's parent should be")  # mkdir fails, even for root
+    cache = FeatureCache(blocker / "cache")
+    settings = dataclasses.replace(SETTINGS, epochs=1, patience=0, val_fraction=1 / 3)
+    result = train(data, settings, Stages(), cache=cache)
+    assert result.epochs_run == 1 and result.evaluation is not None
+    assert any("not cached" in r.getMessage() for r in caplog.records)
+    assert blocker.read_text().startswith("a file")
