@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("download", help="download GTZAN music/speech through tensorflow-datasets")
     p.add_argument("--data-dir", type=Path, help="tensorflow-datasets folder (default: the user's data folder)")
     p.add_argument("--url", help="a mirror of music_speech.tar.gz (default: the data set's original address)")
+    p.add_argument(
+        "--no-checksum",
+        action="store_true",
+        help="take any archive in the original layout (default: only the original music_speech.tar.gz, "
+        "checked by its size and SHA-256)",
+    )
     p.set_defaults(run=cmd_download)
 
     p = sub.add_parser("train", help="train a model and save it")
@@ -202,7 +208,12 @@ def cmd_download(args: argparse.Namespace) -> int:
     from core import tfds_source
 
     bar = ProgressBar("downloading GTZAN", unit="MB", scale=1 / 1e6)
-    data_dir = tfds_source.download_gtzan(args.data_dir, url=args.url or tfds_source.GTZAN_URL, progress=bar.update)
+    data_dir = tfds_source.download_gtzan(
+        args.data_dir,
+        url=args.url or tfds_source.GTZAN_URL,
+        progress=bar.update,
+        checksum=None if args.no_checksum else tfds_source.GTZAN_ARCHIVE,
+    )
     bar.close()
     print(f"GTZAN music/speech is ready in {data_dir}")
     return 0

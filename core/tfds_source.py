@@ -9,7 +9,10 @@ cancelled; and a server that stops sending leaves it waiting for ever. So here:
   progress from the bytes the child writes, and stops it when the download has not grown for
   `STALL_TIMEOUT_S` (tensorflow-datasets downloads through requests with no timeout at all);
 * what tensorflow-datasets leaves half-done is removed, and so is a downloaded file that turned out not to be
-  the archive (tensorflow-datasets registers no checksum for this URL, so it would reuse a bad file for ever).
+  the archive (tensorflow-datasets registers no checksum for this URL, so it would reuse a bad file for ever);
+* the archive's size and SHA-256 are checked against those recorded for it in tensorflow-datasets' source tree
+  (`GTZAN_ARCHIVE`; the published package lacks them) before anything is extracted: another file at the URL
+  (a mirror's different copy, a damaged transfer) is refused and deleted, and the next try downloads afresh.
 
 Where tensorflow-datasets 4.9.10 writes, under `data_dir`:
 `downloads/gtzan_music_speech/<url name>.tmp.<hex>/` while downloading, then `<url name>` beside a `.INFO`
@@ -35,6 +38,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +51,17 @@ log = logging.getLogger(__name__)
 DATASET = "gtzan_music_speech"
 GTZAN_URL = "http://opihi.cs.uvic.ca/sound/music_speech.tar.gz"  # the builder's own default
 SOURCE_NAME = "tensorflow-datasets gtzan_music_speech"
+
+
+@dataclass(frozen=True)
+class ArchiveChecksum:
+    size: int
+    sha256: str
+
+
+GTZAN_ARCHIVE = ArchiveChecksum(297_055_930, "8753bc4129fc0a916d6efcf25dbcaf30e06b41acb44ad7c3d0b5c9d9c90ff546")
+"""The original music_speech.tar.gz: size and SHA-256 from tensorflow-datasets' checksums.tsv for this data set."""
+
 STALL_TIMEOUT_S = 60.0
 """A download that has not grown for this long is given up (read by `download_gtzan` at each call)."""
 POLL_S = 0.1
@@ -86,11 +101,13 @@ def download_gtzan(
     progress: ProgressFn | None = None,
     cancel: Callable[[], bool] | None = None,
     connect_timeout_s: float = 10.0,
+    checksum: ArchiveChecksum | None = GTZAN_ARCHIVE,
 ) -> Path:
     """Download and prepare GTZAN music/speech into `data_dir` (if not done yet); returns `data_dir`.
 
-    Raises `DownloadError` (one plain line, saying what to do instead) or `Cancelled`; either way nothing
-    half-written is left behind.
+    The file must have `checksum`'s size and SHA-256 (the original archive's, whatever the URL; None: any file
+    in the archive's layout). Raises `DownloadError` (one plain line, saying what to do instead) or
+    `Cancelled`; either way nothing half-written is left behind.
     """
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     if is_prepared(data_dir):
@@ -102,13 +119,18 @@ def download_gtzan(
         total: int | None = cached.stat().st_size
     else:
         total = probe(url, connect_timeout_s, cancel)
+        if checksum is not None and total is not None and total != checksum.size:  # no need to fetch it to know
+            raise DownloadError(
+                f"{_FAILURES['checksum'].split(';')[0]}: {url} offers {total:,} bytes, the archive has "
+                f"{checksum.size:,}. " + IMPORT_HINT
+            )
     data_dir.mkdir(parents=True, exist_ok=True)
-    kind, detail = _prepare_in_child_process(data_dir, url, total, progress, cancel)
+    kind, detail = _prepare_in_child_process(data_dir, url, total, progress, cancel, checksum)
     if kind == "ok" and is_prepared(data_dir):
         _remove_partial(data_dir)
         log.info("GTZAN prepared in %s", data_dir)
         return data_dir
-    if kind in ("bad_archive", "no_clips"):
+    if kind in ("bad_archive", "no_clips", "checksum"):
         _remove_cached_download(data_dir, url)  # or the next try would reuse it
     _remove_partial(data_dir)
     raise DownloadError(f"{_FAILURES.get(kind, 'Preparing GTZAN failed')}{detail}. " + IMPORT_HINT)
@@ -120,6 +142,7 @@ def load_gtzan(
     url: str = GTZAN_URL,
     progress: ProgressFn | None = None,
     cancel: Callable[[], bool] | None = None,
+    checksum: ArchiveChecksum | None = GTZAN_ARCHIVE,
 ) -> Dataset:
     """GTZAN music/speech as a `Dataset` of in-memory 16-bit clips (22,050 Hz), downloaded if needed."""
     data_dir = Path(data_dir) if data_dir else default_data_dir()
@@ -130,7 +153,7 @@ def load_gtzan(
                 f"GTZAN is not downloaded yet (nothing prepared in {data_dir}); download it with "
                 "`musicspeech download`. " + IMPORT_HINT
             )
-        download_gtzan(data_dir, url, progress, cancel)
+        download_gtzan(data_dir, url, progress, cancel, checksum=checksum)
         prepared = _prepared_dir(data_dir)
         if prepared is None:  # pragma: no cover  (download_gtzan raises rather than return unprepared)
             raise DownloadError(f"GTZAN was downloaded but is not prepared in {data_dir}")
@@ -219,6 +242,8 @@ _FAILURES = {
     "stall": "Cannot download GTZAN: the server stopped sending data",
     "net": "Cannot download GTZAN: ",
     "bad_archive": "The downloaded file is not a readable music_speech.tar.gz archive",
+    "checksum": "The downloaded file is not the GTZAN archive (its size or SHA-256 is not the original's); it was "
+    "deleted, so trying again downloads it afresh",
     "no_clips": "The downloaded archive holds no music_speech/music_wav or speech_wav clips",
     "disk": "Not enough disk space to download and prepare GTZAN",
     "crash": "The download stopped unexpectedly",
@@ -232,6 +257,7 @@ def _prepare_in_child_process(
     total: int | None,
     progress: ProgressFn | None,
     cancel: Callable[[], bool] | None,
+    checksum: ArchiveChecksum | None = None,
 ) -> tuple[str, str]:
     """Run tensorflow-datasets' download-and-prepare in a child; returns (outcome kind, detail)."""
     context = multiprocessing.get_context("spawn")
@@ -239,7 +265,7 @@ def _prepare_in_child_process(
     work = data_dir / _WORK_DIR
     child = context.Process(
         target=_child_main,
-        args=(str(data_dir), url, str(work), writer),
+        args=(str(data_dir), url, str(work), writer, checksum),
         name="gtzan-download",
         daemon=True,
     )
@@ -288,8 +314,12 @@ def _stop(child: multiprocessing.process.BaseProcess) -> None:
         child.join(3)
 
 
-def _child_main(data_dir: str, url: str, work_dir: str, conn) -> None:
-    """The child process: point the builder at `url`, download and prepare; send back (kind, detail)."""
+def _child_main(data_dir: str, url: str, work_dir: str, conn, checksum: ArchiveChecksum | None = None) -> None:
+    """The child process: point the builder at `url`, download and prepare; send back (kind, detail).
+
+    With a `checksum`, it is registered for `url` the way tensorflow-datasets registers the checksums of its own
+    data sets: the download is checked before it is extracted (`NonMatchingChecksumError`), and a cached copy that
+    does not match is downloaded again."""
     import sys
     import tempfile
     import traceback
@@ -310,6 +340,11 @@ def _child_main(data_dir: str, url: str, work_dir: str, conn) -> None:
 
         tfds.disable_progress_bar()
         module._DOWNLOAD_URL = url  # the builder reads this module constant when it downloads
+        if checksum is not None:
+            from tensorflow_datasets.core.download.checksums import UrlInfo
+
+            expected = UrlInfo(size=checksum.size, checksum=checksum.sha256, filename="music_speech.tar.gz")
+            module.GTZANMusicSpeech.url_infos = {url: expected}  # shadows the (empty) class property
         builder = tfds.builder(DATASET, data_dir=data_dir)
         builder.download_and_prepare()
         outcome = ("ok", "")
@@ -334,6 +369,8 @@ def _classify(error: BaseException, data_dir: str) -> tuple[str, str]:
     text = " | ".join(f"{type(e).__name__}: {e}" for e in chain)
     if any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in chain):
         return "disk", f" in {data_dir}"
+    if "NonMatchingChecksumError" in names:
+        return "checksum", ""
     if "Compressed file ended" in text or "EOFError" in names:
         return "bad_archive", " (the file is cut short)"
     if "could not be opened successfully" in text:  # tensorflow-datasets tried gz, bz2, xz and tar

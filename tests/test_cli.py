@@ -110,7 +110,9 @@ def test_download_then_train_on_tfds_from_the_command_line(tmp_path, gtzan_dir):
     env = {"XDG_DATA_HOME": str(tmp_path / "home")}  # where the app keeps tensorflow-datasets' data
     server = Server(archive.read_bytes())
     try:
-        proc = run("download", "--url", server.url, env=env, check_code=0)
+        proc = run("download", "--url", server.url, env=env, check_code=2)  # not the original archive
+        assert "not the GTZAN archive" in proc.stderr and "Traceback" not in proc.stderr
+        proc = run("download", "--url", server.url, "--no-checksum", env=env, check_code=0)
     finally:
         server.close()
     assert "GTZAN music/speech is ready in" in proc.stdout and str(tmp_path / "home") in proc.stdout

@@ -1,5 +1,6 @@
 """GTZAN through tensorflow-datasets, for real, against local HTTP servers (this machine has no internet)."""
 
+import hashlib
 import http.server
 import tarfile
 import threading
@@ -11,7 +12,7 @@ import soundfile as sf
 
 from core import tfds_source
 from core.errors import Cancelled, DownloadError
-from core.tfds_source import download_gtzan, is_prepared, load_gtzan
+from core.tfds_source import ArchiveChecksum, download_gtzan, is_prepared, load_gtzan
 
 from .conftest import GTZAN_MUSIC, GTZAN_SPEECH
 
@@ -32,6 +33,10 @@ def archive(tmp_path_factory, gtzan_dir):
     with tarfile.open(path, "w:gz") as tar:
         tar.add(root / "music_speech", arcname="music_speech")
     return path
+
+
+def checksum_of(path) -> ArchiveChecksum:
+    return ArchiveChecksum(path.stat().st_size, hashlib.sha256(path.read_bytes()).hexdigest())
 
 
 class _QuietServer(http.server.ThreadingHTTPServer):
@@ -107,7 +112,12 @@ def test_download_prepare_and_load_then_offline(archive, tmp_path):
     server = Server(archive.read_bytes())
     seen = []
     try:
-        ds = load_gtzan(tmp_path, url=server.url, progress=lambda done, total: seen.append((done, total)))
+        ds = load_gtzan(
+            tmp_path,
+            url=server.url,
+            progress=lambda done, total: seen.append((done, total)),
+            checksum=checksum_of(archive),
+        )
     finally:
         server.close()
     assert ds.source == "tensorflow-datasets gtzan_music_speech"
@@ -134,7 +144,7 @@ def test_download_prepare_and_load_then_offline(archive, tmp_path):
     assert all(f.startswith(kept) for f in left), left
     assert len([f for f in left if f.startswith("downloads/")]) == 2  # the archive and its .INFO
     # The server is gone: neither call needs the network any more.
-    assert download_gtzan(tmp_path, url=server.url, connect_timeout_s=1) == tmp_path
+    assert download_gtzan(tmp_path, url=server.url, connect_timeout_s=1, checksum=checksum_of(archive)) == tmp_path
     again = load_gtzan(tmp_path, download=False)
     assert [c.name for c in again.clips] == [c.name for c in ds.clips]
 
@@ -189,7 +199,7 @@ def test_a_dropped_connection_leaves_nothing_that_breaks_the_next_try(archive, t
     server = Server(body, mode="drop")
     try:
         with pytest.raises(DownloadError, match="connection dropped") as info:
-            download_gtzan(tmp_path, url=server.url)
+            download_gtzan(tmp_path, url=server.url, checksum=checksum_of(archive))
         assert_plain(str(info.value))
     finally:
         server.close()
@@ -206,21 +216,23 @@ def test_a_dropped_connection_leaves_nothing_that_breaks_the_next_try(archive, t
         (tmp_path / name).write_bytes(b"partial")
     server = Server(body)
     try:
-        assert load_gtzan(tmp_path, url=server.url).counts() == {"music": 2, "speech": 2}
+        assert load_gtzan(tmp_path, url=server.url, checksum=checksum_of(archive)).counts() == {"music": 2, "speech": 2}
     finally:
         server.close()
     assert not set(stale) & set(files_under(tmp_path))
 
 
 def test_a_file_that_is_not_the_archive_is_not_kept(archive, tmp_path):
+    """Without a checksum to check (a mirror of an archive of one's own), a file that is no archive is still
+    found out when it is extracted."""
     server = Server(b"<html>this is not a tar.gz</html>" * 100)  # served as application/gzip
     try:
         with pytest.raises(DownloadError, match="not a readable music_speech.tar.gz") as info:
-            download_gtzan(tmp_path, url=server.url)
+            download_gtzan(tmp_path, url=server.url, checksum=None)
         assert_plain(str(info.value))
         assert files_under(tmp_path) == []  # tensorflow-datasets would otherwise reuse it for ever
         server.body = archive.read_bytes()  # the same URL now serves the real archive
-        assert load_gtzan(tmp_path, url=server.url).counts() == {"music": 2, "speech": 2}
+        assert load_gtzan(tmp_path, url=server.url, checksum=None).counts() == {"music": 2, "speech": 2}
     finally:
         server.close()
 
@@ -237,7 +249,13 @@ def test_cancel_stops_a_download_quickly_and_cleans_up(archive, tmp_path):
 
     try:
         with pytest.raises(Cancelled):
-            download_gtzan(tmp_path, url=server.url, progress=lambda d, _: seen.append(d), cancel=cancel)
+            download_gtzan(
+                tmp_path,
+                url=server.url,
+                progress=lambda d, _: seen.append(d),
+                cancel=cancel,
+                checksum=checksum_of(archive),
+            )
         stopped_in = time.monotonic() - asked[0]
     finally:
         server.close()
@@ -250,8 +268,33 @@ def test_a_stalled_download_gives_up(archive, tmp_path, monkeypatch):
     server = Server(archive.read_bytes(), mode="stall")
     try:
         with pytest.raises(DownloadError, match="stopped sending data for 2 s") as info:
-            download_gtzan(tmp_path, url=server.url)
+            download_gtzan(tmp_path, url=server.url, checksum=checksum_of(archive))
         assert_plain(str(info.value))
     finally:
         server.close()
     assert files_under(tmp_path) == []
+
+
+def test_a_file_that_is_not_the_original_archive_is_refused_deleted_and_the_next_try_works(archive, tmp_path):
+    body = archive.read_bytes()
+    server = Server(body)
+    try:
+        # By default only the original archive will do: its size is known before anything is downloaded.
+        start = time.monotonic()
+        with pytest.raises(DownloadError, match="not the GTZAN archive") as info:
+            download_gtzan(tmp_path, url=server.url)
+        assert f"{tfds_source.GTZAN_ARCHIVE.size:,}" in str(info.value) and time.monotonic() - start < 10
+        assert_plain(str(info.value))
+        assert server.requests == 1 and files_under(tmp_path) == []  # the probe's request only
+        # The right size, another SHA-256 (one byte changed on the way): found before extraction, deleted.
+        server.body = body[:5000] + bytes([body[5000] ^ 0xFF]) + body[5001:]
+        with pytest.raises(DownloadError, match="not the GTZAN archive") as info:
+            download_gtzan(tmp_path, url=server.url, checksum=checksum_of(archive))
+        assert "trying again downloads it afresh" in str(info.value)
+        assert_plain(str(info.value))
+        assert not is_prepared(tmp_path) and files_under(tmp_path) == []
+        # Retry: the server now sends the archive as it should be.
+        server.body = body
+        assert load_gtzan(tmp_path, url=server.url, checksum=checksum_of(archive)).counts() == {"music": 2, "speech": 2}
+    finally:
+        server.close()
