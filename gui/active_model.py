@@ -25,16 +25,30 @@ class ActiveModel(QObject):
         self.path: Path | None = None
         self.task = None
 
-    def load(self, path: str | Path) -> None:
+    def load(self, path: str | Path, fallback: Path | None = None) -> None:
+        """Load `path` in the background. If it cannot be loaded, the model in use stays, or with nothing in use
+        yet `fallback` (the shipped model) is loaded instead; `failed` says why either way."""
         path = Path(path)
         self.loading.emit(path.name)
 
         def work(ctx):
+            from core.errors import MusicSpeechError
             from core.inference import Classifier  # imports TensorFlow: never on the GUI thread
 
-            return Classifier.from_path(path)
+            try:
+                return Classifier.from_path(path), path, None
+            except MusicSpeechError as e:
+                if fallback is None or Path(fallback) == path:
+                    raise
+                return Classifier.from_path(fallback), Path(fallback), f"{e}; using {Path(fallback).name} instead"
 
-        self.task = run_task(work, on_result=lambda c: self._set(c, path), on_error=self.failed.emit, owner=self)
+        def done(result) -> None:
+            classifier, loaded, problem = result
+            self._set(classifier, loaded)
+            if problem:
+                self.failed.emit(problem)
+
+        self.task = run_task(work, on_result=done, on_error=self.failed.emit, owner=self)
 
     def use(self, classifier: Classifier, path: Path | None) -> None:
         """Make an already loaded model (e.g. one just trained) the active one."""

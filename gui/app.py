@@ -50,7 +50,7 @@ def create_window(paths: Sequence[str] = (), settings: QSettings | None = None) 
     window.show()
     log.info("window shown (Qt platform %s)", QGuiApplication.platformName())
     model.changed.connect(lambda description: log.info("model active: %s", description))
-    QTimer.singleShot(0, lambda: model.load(model_to_load(window.settings)))
+    QTimer.singleShot(0, lambda: model.load(model_to_load(window.settings), fallback=shipped_model_path()))
     QTimer.singleShot(0, window.devices.refresh)  # PortAudio scans the devices on a worker, after the window
     if paths:
         window.open_files([Path(p) for p in paths])

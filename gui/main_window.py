@@ -41,6 +41,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
 
         self.model_label = QLabel("loading model…")
+        self.model_message: QMessageBox | None = None
         self.model_label.setAccessibleName("Active model")
         self.statusBar().addPermanentWidget(self.model_label)
         model.loading.connect(lambda name: self.model_label.setText(f"loading model {name}…"))
@@ -186,8 +187,15 @@ class MainWindow(QMainWindow):
             self.settings.setValue("model/path", str(self.model.path))
 
     def _model_failed(self, message: str) -> None:
-        self.model_label.setText("no model")
-        QMessageBox.warning(self, "Model not loaded", message)
+        """One line in the status bar and a message that does not block; the model in use (if any) stays."""
+        active = self.model.classifier
+        self.model_label.setText(f"model: {active.bundle.describe()}" if active is not None else "no model")
+        self.statusBar().showMessage(f"model not loaded: {message}", 15000)
+        if self.model_message is not None:
+            self.model_message.close()
+        self.model_message = QMessageBox(QMessageBox.Warning, "Model not loaded", message, QMessageBox.Ok, self)
+        self.model_message.setModal(False)
+        self.model_message.show()
 
     def about(self) -> None:
         import sys

@@ -33,6 +33,8 @@ def test_the_bench_command_runs_every_benchmark_quickly_and_prints_its_tables(tm
         "## Live verdicts on joined clips (no device)",
         "## Live: CPU while listening to real audio",
         "## Playback: the playhead against what is heard",
+        "## Long run: live mode for",
+        "## Long run: a 4-minute file classified 3 times in one process",
         "## Goals",
     ):
         assert heading in text, heading
