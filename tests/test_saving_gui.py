@@ -167,3 +167,28 @@ def test_quitting_right_after_save_waits_for_the_file(window, tmp_path):
     inspect.save_recording(target)
     assert finish_saves()  # what the app does when its window has closed, before it leaves
     assert sf.info(target).frames == 48000 * 600
+
+
+def test_a_log_folder_that_cannot_be_written_does_not_stop_the_app(qtbot, read_only_folder, caplog):
+    import logging
+
+    from gui.crash_handler import CrashHandler, setup_logging
+
+    read_only_folder.freeze()
+    root = logging.getLogger()
+    kept = list(root.handlers)
+    try:
+        assert setup_logging(read_only_folder.path / "logs") is None  # before: the app did not start
+        log = read_only_folder.path / "logs" / "musicspeech.log"
+        assert f"no log file: cannot save {log}: {read_only_folder.problem}" in caplog.text
+        handler = CrashHandler(None)
+        try:
+            raise ValueError("a bug in a slot")
+        except ValueError as e:
+            handler.handle(type(e), e, e.__traceback__)
+        qtbot.waitUntil(lambda: handler.box is not None and handler.box.isVisible(), timeout=5_000)
+        assert "a bug in a slot" in handler.box.text() and "no log file" in handler.box.text()
+        handler.box.close()
+    finally:
+        for h in [h for h in root.handlers if h not in kept]:
+            root.removeHandler(h)
