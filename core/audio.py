@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ import soundfile as sf
 import soxr
 
 from core.atomic import atomic_path
-from core.errors import AudioError
+from core.errors import AudioError, Cancelled
 
 MAX_DURATION_S = 4 * 3600.0
 """Longer files are refused with a message rather than exhausting memory (4 h at 16 kHz is 920 MB)."""
@@ -120,11 +121,25 @@ def to_mono_float32(samples: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x)
 
 
-def write_wav(path: str | os.PathLike, waveform: Waveform, subtype: str = "PCM_16") -> Path:
-    """Write a WAV file atomically: a temporary file beside the target, then a rename."""
+def write_wav(path: str | os.PathLike, waveform: Waveform, cancelled: Callable[[], bool] | None = None) -> Path:
+    """Write `waveform` as a 16-bit PCM WAV file, atomically (`core.atomic`: a temporary file beside the target,
+    then a rename), a block at a time; `cancelled()` is checked between blocks and raises `Cancelled`. Either way
+    the previous file is left as it was. Samples are scaled by 32768 (16-bit audio read as float comes back
+    exactly) and clipped.
+
+    Python's `wave` writes here rather than libsndfile: a failed write is then the system's own `OSError` (the
+    disk is full, ...), where libsndfile says only "System error" and soundfile may assert."""
     path = Path(path)
-    with atomic_path(path) as tmp:
-        sf.write(tmp, waveform.samples, waveform.rate_hz, subtype=subtype, format="WAV")
+    samples = waveform.samples
+    with atomic_path(path) as tmp, open(tmp, "wb") as f, wave.open(f, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(int(waveform.rate_hz))
+        for start in range(0, len(samples), _BLOCK_FRAMES):
+            if cancelled is not None and cancelled():
+                raise Cancelled(f"saving {path.name} cancelled")
+            block = np.nan_to_num(samples[start : start + _BLOCK_FRAMES], nan=0.0) * 32768.0
+            out.writeframesraw(np.clip(np.rint(block), -32768, 32767).astype("<i2").tobytes())
     return path
 
 

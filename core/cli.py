@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from core import __version__
-from core.errors import Cancelled, ModelError, MusicSpeechError
+from core.errors import Cancelled, ModelError, MusicSpeechError, save_problem
 
 COMMANDS = ("classify", "download", "train", "evaluate", "live")
 
@@ -41,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except MusicSpeechError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file the commands read or write directly; saving itself raises SaveError
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {where}{save_problem(e)}", file=sys.stderr)
         return 2
 
 
@@ -223,6 +227,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from core.atomic import check_writable
     from core.feature_cache import FeatureCache
     from core.paths import user_data_dir
     from core.recipes import recipe_settings
@@ -238,6 +243,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         patience=args.patience,
     )
+    out = args.out or user_data_dir() / "models" / f"model-{_dt.datetime.now():%Y%m%d-%H%M%S}.msmodel"
+    check_writable(out)  # a read-only folder is said now, not after the training
     dataset = load_dataset(args.data)
     print(
         f"data: {dataset.source}: " + ", ".join(f"{n} {label}" for label, n in dataset.counts().items()),
@@ -257,7 +264,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         _print_confusion(ev.labels, ev.confusion)
         for c in ev.wrong:
             print(f"wrong: {c.name} ({c.true_label} called {c.predicted}, {c.probabilities})")
-    out = args.out or user_data_dir() / "models" / f"model-{_dt.datetime.now():%Y%m%d-%H%M%S}.msmodel"
     result.bundle.save(out)
     print(f"saved {out}")
     return 0
@@ -382,6 +388,8 @@ def cmd_live(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise MusicSpeechError(str(e)) from None
     session = LiveSession(classifier, settings, device, _console_live_listener(args.format))
+    if args.log:
+        session.log_segments(args.log)  # before the device opens: a log that cannot be written stops here
     session.start()
     mic = session.mic
     print(
@@ -391,8 +399,6 @@ def cmd_live(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    if args.log:
-        session.log_segments(args.log)
     end = time.monotonic() + args.duration if args.duration else float("inf")
     try:
         while time.monotonic() < end:
@@ -401,7 +407,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         pass  # the usual way to end a live session: the last segment is still printed
     finally:
         session.stop()
-    return 0
+    return 1 if session.log_error else 0  # the log stopped early (said when it happened)
 
 
 def _console_live_listener(fmt: str):

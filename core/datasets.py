@@ -11,9 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import shutil
 import tarfile
-import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -23,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from core.atomic import atomic_dir
 from core.audio import Waveform, load_audio, resample, to_mono_float32, write_wav
-from core.errors import AudioError, Cancelled, DatasetError
+from core.errors import AudioError, Cancelled, DatasetError, SaveError
 
 AUDIO_EXTENSIONS = frozenset(
     [
@@ -139,17 +138,14 @@ def from_archive(archive: str | os.PathLike, cache_dir: Path | None = None) -> D
     key = hashlib.sha256(f"{archive.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
     target = (cache_dir or user_cache_dir() / "imports") / f"{archive.name.split('.')[0]}-{key}"
     if not target.is_dir():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=target.parent))
-        try:
-            with tarfile.open(archive) as tar:
+        try:  # whole or not at all: a cancelled, failed or killed import leaves no half tree (`core.atomic`)
+            with atomic_dir(target) as staging, tarfile.open(archive) as tar:
                 members = [m for m in tar.getmembers() if m.isdir() or m.isfile()]
                 tar.extractall(staging, members=members, filter="data")
-            os.replace(staging, target)  # whole or not at all: a cancelled import leaves no half tree
+        except SaveError as e:
+            raise DatasetError(f"cannot extract {archive} into {target.parent}: {e.problem}") from None
         except (tarfile.TarError, OSError, EOFError) as e:
             raise DatasetError(f"{archive}: cannot extract the archive ({e})") from None
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
     return Dataset(from_folder(target).clips, source=str(archive))
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import write_bytes, write_text
-from core.model import ModelBundle
+from core.model import ModelBundle, keras_bytes
 from core.tf_runtime import keras, tf
 
 
@@ -65,15 +65,12 @@ def preprocessing(bundle: ModelBundle) -> dict:
 def export(bundle: ModelBundle, out_dir: Path, stem: str) -> dict[str, Path]:
     """Write `<stem>.keras`, `<stem>.tflite` and `<stem>.preprocessing.json` into `out_dir`, each atomically."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "keras": out_dir / f"{stem}.keras",
         "tflite": out_dir / f"{stem}.tflite",
         "preprocessing": out_dir / f"{stem}.preprocessing.json",
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        bundle.model.save(Path(tmp) / "model.keras")  # Keras insists on the suffix; then moved in atomically
-        write_bytes(paths["keras"], (Path(tmp) / "model.keras").read_bytes())
+    write_bytes(paths["keras"], keras_bytes(bundle.model, paths["keras"]))
     write_bytes(paths["tflite"], tflite_bytes(bundle))
     write_text(paths["preprocessing"], json.dumps(preprocessing(bundle), indent=2))
     return paths

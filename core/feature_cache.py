@@ -9,12 +9,13 @@ The key is a SHA-256 over the content of every clip (file bytes, or the samples 
 names, labels and side of the split in order, the `FeatureSpec`, the augmentation settings and the seed: a
 changed file, clip, split, feature or augmentation setting finds no entry. Entries are written atomically
 (`core.atomic`) into the user's cache folder; the oldest beyond `MAX_ENTRIES` are deleted; deleting the folder
-at any time is safe. A damaged entry is deleted and counts as missing. The cache only saves time: when its folder
-cannot be written (full disk, read-only), training goes on without it and the log says why.
+at any time is safe. A damaged entry is deleted and counts as missing; a cache that cannot be written (read-only,
+full disk) is logged and only makes the next run slower.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -26,9 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import atomic_path
+from core.atomic import atomic_path, remove_strays
 from core.augment import AugmentSettings
 from core.datasets import Clip, DataSummary
+from core.errors import SaveError
 from core.features import FeatureSpec
 
 log = logging.getLogger(__name__)
@@ -107,20 +109,14 @@ class FeatureCache:
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
             path.unlink(missing_ok=True)
             return None
-        path.touch()  # most recently used: kept longest
+        with contextlib.suppress(OSError):  # a read-only cache is still read
+            path.touch()  # most recently used: kept longest
         n_train = len(meta["train"])
         return ClipFeatures(summary, tuple(items[:n_train]), tuple(items[n_train:]))
 
     def save(self, key: str, features: ClipFeatures) -> Path | None:
-        """Write the entry atomically, then drop the oldest entries beyond `MAX_ENTRIES`. Returns None (and logs
-        why) when the folder cannot take it: the run goes on uncached."""
-        try:
-            return self._save(key, features)
-        except OSError as e:
-            log.warning("training features not cached in %s: %s", self.folder, e.strerror or e)
-            return None
-
-    def _save(self, key: str, features: ClipFeatures) -> Path:
+        """Write the entry atomically, then drop the oldest entries beyond `MAX_ENTRIES`. A cache that cannot be
+        written (read-only, full disk) is only a slower next run: that is logged, and None returned."""
         items = list(features.train) + list(features.val)
         n_bins = items[0][1].shape[1] if items else 0
         meta = {
@@ -132,11 +128,18 @@ class FeatureCache:
         frames = np.concatenate([f for _, f in items]) if items else np.empty((0, n_bins), np.float32)
         lengths = np.array([len(f) for _, f in items], dtype=np.int64)
         path = self.path(key)
-        with atomic_path(path) as tmp, open(tmp, "wb") as out:
-            np.savez(out, frames=frames, lengths=lengths, meta=np.array(json.dumps(meta)))
-        entries = sorted(self.folder.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in entries[MAX_ENTRIES:]:
-            old.unlink(missing_ok=True)
+        try:
+            remove_strays(self.folder)  # entries of runs killed while saving them (hundreds of MB each)
+            with atomic_path(path) as tmp, open(tmp, "wb") as out:
+                np.savez(out, frames=frames, lengths=lengths, meta=np.array(json.dumps(meta)))
+            entries = sorted(self.folder.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+            for old in entries[MAX_ENTRIES:]:
+                old.unlink(missing_ok=True)
+        except SaveError as e:
+            log.warning("training features not kept in the cache: %s", e)
+            return None
+        except OSError as e:
+            log.warning("old training features not removed from the cache: %s", e)
         return path
 
 

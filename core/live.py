@@ -12,8 +12,10 @@ verdict's model windows are views of the latest frames: the windows file inferen
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import os
 import queue
 import threading
 import time
@@ -26,6 +28,7 @@ import soxr
 
 from core.audio import Waveform
 from core.devices import DeviceError, Microphone, rescan
+from core.errors import MusicSpeechError, save_error
 from core.features import frame_features, windows
 
 if TYPE_CHECKING:
@@ -277,17 +280,29 @@ class RingBuffer:
 
 
 class SegmentLog:
-    """Appends each segment to a CSV file (with a header when the file is new), a row at a time."""
+    """Appends each segment to a CSV file (with a header when the file is new), a whole row at a time.
+
+    An append-only log cannot be saved by a rename, so it is kept whole this way: each row goes to the file in
+    one `write` call (a process killed outright leaves whole rows only); a row that fails (the disk is full) is
+    cut off again, so the file holds what it held before; and a torn last row (a power cut: no newline at the
+    end) is cut off when the log is opened again, so the next rows do not run on from it. Failures raise
+    `SaveError` ("cannot save segments.csv: the disk is full")."""
 
     FIELDS = ("time", "start_s", "end_s", "label", "probabilities")
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        self._file = self.path.open("a", newline="", encoding="utf-8")
-        if new:
-            self._write(self.FIELDS)
+        self._fd = -1
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
+            if self._cut_torn_row() == 0:
+                self._write(self.FIELDS)
+        except (OSError, MusicSpeechError) as e:
+            self.close()
+            if isinstance(e, OSError):
+                raise save_error(self.path, e) from e
+            raise
 
     def write(self, segment: LiveSegment) -> None:
         d = segment.to_dict()
@@ -297,11 +312,45 @@ class SegmentLog:
     def _write(self, row) -> None:
         out = io.StringIO()
         csv.writer(out).writerow(row)
-        self._file.write(out.getvalue())  # one write per row: a crash loses at most the row being written
-        self._file.flush()
+        data = out.getvalue().encode("utf-8")
+        start = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            done = 0
+            while done < len(data):  # a short write (the disk filling up) is followed by one that fails
+                done += os.write(self._fd, data[done:])
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, start)  # no half row
+            raise save_error(self.path, e) from e
+
+    def _cut_torn_row(self) -> int:
+        """Cut a last row without its newline back to the row before it; returns the size."""
+        size = os.lseek(self._fd, 0, os.SEEK_END)
+        if size == 0 or self._read(size - 1, 1) == b"\n":
+            return size
+        header, head = ",".join(self.FIELDS).encode(), self._read(0, 64)
+        if head[: len(header)] != header[: len(head)]:  # not a log of ours: leave its last line be
+            os.write(self._fd, b"\n")
+            return size + 1
+        end = size
+        while end > 0:
+            start = max(0, end - 4096)
+            newline = self._read(start, end - start).rfind(b"\n")
+            if newline >= 0:
+                end = start + newline + 1
+                break
+            end = start
+        os.ftruncate(self._fd, end)
+        return end
+
+    def _read(self, offset: int, n: int) -> bytes:
+        os.lseek(self._fd, offset, os.SEEK_SET)  # writes go to the end all the same (O_APPEND)
+        return os.read(self._fd, n)
 
     def close(self) -> None:
-        self._file.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 _LOST = object()  # put on the queue by the audio thread when the device goes away
@@ -337,6 +386,7 @@ class LiveSession:
         self._resampler = None
         self._log: SegmentLog | None = None
         self._log_lock = threading.Lock()
+        self.log_error: str | None = None  # why the segment log stopped, if it did
 
     @property
     def running(self) -> bool:
@@ -367,10 +417,13 @@ class LiveSession:
         return Waveform(self.audio.latest(int(seconds * self.rate_hz)), self.rate_hz, "live")
 
     def log_segments(self, path: str | Path | None) -> None:
-        """Append every segment from now on to a CSV file (None: stop logging)."""
+        """Append every segment from now on to a CSV file (None: stop logging). Raises `SaveError` if the file
+        cannot be written (the session goes on without a log)."""
         new = SegmentLog(path) if path is not None else None
         with self._log_lock:
             old, self._log = self._log, new
+            if new is not None:
+                self.log_error = None
         if old is not None:
             old.close()
 
@@ -446,9 +499,11 @@ class LiveSession:
             if self._log is not None:
                 try:
                     self._log.write(segment)
-                except OSError as e:
+                except MusicSpeechError as e:  # the disk is full, the folder went away: the rows so far stay
+                    self._log.close()
                     self._log = None
-                    self.listener.problem(f"segment log stopped: cannot write {e.filename}: {e.strerror}")
+                    self.log_error = str(e)
+                    self.listener.problem(f"segments are no longer logged: {e}")
         self.listener.segment(segment)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from core import __version__
 from core.atomic import atomic_path
-from core.errors import ModelError
+from core.errors import ModelError, SaveError, save_problem
 from core.features import FeatureSpec
 from core.recipes import ModelConfig
 from core.tf_runtime import keras, tf
@@ -77,10 +77,7 @@ class ModelBundle:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the bundle atomically: the previous file stays intact if anything fails."""
         path = Path(path)
-        with tempfile.TemporaryDirectory() as tmp:
-            keras_path = Path(tmp) / "model.keras"
-            self.model.save(keras_path)
-            weights = keras_path.read_bytes()
+        weights = keras_bytes(self.model, path)
         meta = {
             "format": BUNDLE_FORMAT,
             "format_version": BUNDLE_VERSION,
@@ -126,6 +123,18 @@ class ModelBundle:
     def describe(self) -> str:
         name = self.path.name if self.path else "unsaved model"
         return f"{name} ({'/'.join(self.labels)}, {self.features.kind}, {self.features.window_s:g} s windows)"
+
+
+def keras_bytes(model: keras.Model, target: Path) -> bytes:
+    """The network as a `.keras` file's bytes (Keras writes only to a named file: one in the temporary folder);
+    a failure there is a `SaveError` for `target`."""
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            keras_path = Path(tmp) / "model.keras"
+            model.save(keras_path)
+            return keras_path.read_bytes()
+    except OSError as e:
+        raise SaveError(target, f"the temporary folder {tempfile.gettempdir()}: {save_problem(e)}") from e
 
 
 def read_bundle_file(path: Path) -> tuple[dict[str, Any], bytes]:

@@ -20,6 +20,7 @@ from gui.active_model import ActiveModel  # noqa: E402
 from gui.crash_handler import CrashHandler, setup_logging  # noqa: E402
 from gui.main_thread_gc import collect_on_the_gui_thread  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
+from gui.tasks import finish_saves  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,9 @@ def main(argv: Sequence[str] = ()) -> int:
     crash_handler = CrashHandler(log_path, window)
     crash_handler.install()
     code = app.exec()
-    window.settings.sync()
+    window.save_settings()
+    if not finish_saves():
+        log.warning("quit while files were still being saved; those files were left as they were")
     hard_exit(code)
     return code
 

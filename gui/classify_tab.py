@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QTableWidget,
@@ -213,30 +212,34 @@ class ClassifyTab(QWidget):
         if name:
             self.export(Path(name), chosen)
 
-    def export(self, path: Path, kind: str = "") -> list[Path]:
-        """Write the results (in table order) as per-file CSV, per-segment CSV, JSON, or Audacity label files."""
+    def export(self, path: Path, kind: str = ""):
+        """Write the results (in table order) as per-file CSV, per-segment CSV, JSON, or Audacity label files,
+        atomically, on a worker. Returns the task; the status line says what was written, or why not."""
         from core.reports import audacity_labels, files_csv, files_json, segments_csv
 
         ordered = [self.results[p] for p in sorted(self.rows, key=self.rows.get) if p in self.results]
         labels = self.model.classifier.labels if self.model.classifier else ("music", "speech")
-        try:
+
+        def work(_ctx) -> list[Path]:
             if kind.startswith("Audacity") or (not kind and path.suffix == ".txt"):
-                written = []
-                for r in ordered:
-                    if r.prediction is not None:
-                        target = path.parent / f"{r.path.stem}.labels.txt"
-                        written.append(write_text(target, audacity_labels(r.prediction)))
-            elif kind.startswith("Per segment") or (not kind and path.name.endswith(".segments.csv")):
-                written = [write_text(path, segments_csv(ordered, labels))]
-            elif kind.startswith("JSON") or (not kind and path.suffix == ".json"):
-                written = [write_text(path, files_json(ordered))]
-            else:
-                written = [write_text(path, files_csv(ordered, labels))]
-        except OSError as e:
-            QMessageBox.warning(self, "Export failed", f"Could not write {path}: {e.strerror or e}")
-            return []
-        self.status.emit(f"exported {len(written)} file(s) to {path.parent}")
-        return written
+                return [
+                    write_text(path.parent / f"{r.path.stem}.labels.txt", audacity_labels(r.prediction))
+                    for r in ordered
+                    if r.prediction is not None
+                ]
+            if kind.startswith("Per segment") or (not kind and path.name.endswith(".segments.csv")):
+                return [write_text(path, segments_csv(ordered, labels))]
+            if kind.startswith("JSON") or (not kind and path.suffix == ".json"):
+                return [write_text(path, files_json(ordered))]
+            return [write_text(path, files_csv(ordered, labels))]
+
+        return run_task(
+            work,
+            on_result=lambda written: self.status.emit(f"exported {len(written)} file(s) to {path.parent}"),
+            on_error=self.status.emit,
+            owner=self,
+            saves=True,
+        )
 
 
 def _duration(seconds: float) -> str:

@@ -13,17 +13,26 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from core.errors import save_error
 from core.paths import user_log_dir
 
 log = logging.getLogger("musicspeech")
 
 
-def setup_logging(folder: Path | None = None) -> Path:
-    """Log warnings and errors (with tracebacks) to a rotating file; returns its path."""
+def setup_logging(folder: Path | None = None) -> Path | None:
+    """Log warnings and errors (with tracebacks) to a rotating file; returns its path. A log folder that cannot
+    be written (read-only, full) does not stop the app: the log goes to stderr, and None is returned."""
     folder = folder or user_log_dir()
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "musicspeech.log"
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+    except OSError as e:
+        handler = logging.StreamHandler()
+        handler.setLevel(logging.WARNING)
+        logging.getLogger().addHandler(handler)
+        log.warning("no log file: %s", save_error(path, e))
+        return None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
@@ -36,7 +45,7 @@ class CrashHandler(QObject):
 
     _show = Signal(str)
 
-    def __init__(self, log_path: Path, parent_window: QWidget | None = None):
+    def __init__(self, log_path: Path | None, parent_window: QWidget | None = None):
         super().__init__()
         self.log_path = log_path
         self.window = parent_window
@@ -61,7 +70,8 @@ class CrashHandler(QObject):
         self.box = QMessageBox(
             QMessageBox.Warning,
             "Something went wrong",
-            f"{summary}\n\nThe app keeps running. Details are in {self.log_path}",
+            f"{summary}\n\nThe app keeps running. "
+            + (f"Details are in {self.log_path}" if self.log_path else "Details went to the terminal (no log file)."),
             QMessageBox.Ok,
             self.window,
         )

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -24,7 +23,6 @@ from PySide6.QtWidgets import (
 )
 
 from core.audio import Waveform, load_audio, native_rate_hz, resample, write_wav
-from core.errors import MusicSpeechError
 from core.features import FeatureSpec, frame_features
 from gui.active_model import ActiveModel
 from gui.audio_devices import AudioDevices
@@ -415,23 +413,19 @@ class InspectTab(QWidget):
         if name:
             self.save_recording(Path(name))
 
-    def save_recording(self, path: Path) -> None:
-        """Write the recording shown as WAV (atomically, in the background)."""
+    def save_recording(self, path: Path):
+        """Write the recording shown as WAV (atomically, in the background). Returns the task (None: nothing
+        recorded); the status line says it was saved, or why not (the file that was there is left as it was)."""
         take = self.take
         if take is None:
-            return
-
-        def work(_ctx):
-            try:
-                return write_wav(path, take)
-            except OSError as e:  # read-only folder, full disk: the file that was there is left as it was
-                raise MusicSpeechError(f"could not save {path}: {e.strerror or e}") from None
-
-        run_task(
-            work,
+            return None
+        return run_task(
+            lambda ctx: write_wav(path, take, cancelled=ctx.cancelled),
             on_result=lambda written: self.status.emit(f"saved {written.name}"),
-            on_error=lambda message: QMessageBox.warning(self, "Not saved", message),
+            on_error=self.status.emit,
+            on_cancelled=lambda: self.status.emit(f"{path.name} not saved: cancelled"),
             owner=self,
+            saves=True,
         )
 
     def _show_prediction(self, prediction: Prediction | None, path: Path) -> None:

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -272,7 +271,10 @@ class LiveTab(QWidget):
             session = LiveSession(classifier, settings, device, inbox)
             session.start()
             if log_path:
-                session.log_segments(log_path)
+                try:
+                    session.log_segments(log_path)
+                except MusicSpeechError as e:  # listening goes on without the log, and the tab says why
+                    inbox.problem(f"segments are not logged: {e}")
             return session
 
         self.start_button.setEnabled(False)
@@ -420,11 +422,10 @@ class LiveTab(QWidget):
         if name:
             self.save_last(Path(name))
 
-    def save_last(self, path: Path) -> None:
-        """Write the last N seconds as WAV (atomically, in the background)."""
+    def save_last(self, path: Path):
+        """Write the last N seconds as WAV (atomically, in the background). Returns the task, if any."""
         clip = self.last_audio()
-        if clip is not None:
-            self._write(lambda: write_wav(path, clip), f"saved {path.name}")
+        return self._write(lambda: write_wav(path, clip), f"saved {path.name}") if clip is not None else None
 
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Training folder (one subfolder per class)", self.folder)
@@ -437,29 +438,31 @@ class LiveTab(QWidget):
         self.folder_button.setText(f"Training folder: {Path(folder).name}/")
         self.folder_button.setToolTip(folder)
 
-    def add_to_folder(self, label: str) -> None:
-        """Save the last N seconds into the training folder as an example of `label`."""
+    def add_to_folder(self, label: str):
+        """Save the last N seconds into the training folder as an example of `label`. Returns the task, if any."""
         if not self.folder:
             self._choose_folder()
             if not self.folder:
-                return
+                return None
         clip, folder = self.last_audio(), self.folder
-        if clip is not None:
-            self._write(lambda: add_to_class_folder(folder, label, clip), f"added to {label}/ in {folder}")
+        if clip is None:
+            return None
+        return self._write(lambda: add_to_class_folder(folder, label, clip), f"added to {label}/ in {folder}")
 
-    def _write(self, save, done_message: str) -> None:
-        def work(_ctx):
-            try:
-                return save()
-            except OSError as e:  # read-only folder, full disk: nothing half-written is left behind
-                raise MusicSpeechError(f"could not save: {e.strerror or e}") from None
-
-        run_task(
-            work,
+    def _write(self, save, done_message: str):
+        """Run `save` on a worker: the status line says `done_message`, or why the file could not be saved
+        (the tab's problem line too; saving is atomic, so nothing half-written is left behind)."""
+        return run_task(
+            lambda _ctx: save(),
             on_result=lambda _path: self.status.emit(done_message),
-            on_error=lambda message: QMessageBox.warning(self, "Not saved", message),
+            on_error=self._say_problem,
             owner=self,
+            saves=True,
         )
+
+    def _say_problem(self, message: str) -> None:
+        self.problem.setText(message)
+        self.status.emit(message)
 
     def _log_toggled(self, on: bool) -> None:
         if on and not self.log_path:
@@ -469,9 +472,13 @@ class LiveTab(QWidget):
                 return
             self.log_path = name
             self.store.setValue("live/log_path", name)
-        if self.session is not None:
-            self.session.log_segments(self.log_path if on else None)
         self.log_box.setToolTip(self.log_path)
+        if self.session is not None:
+            try:
+                self.session.log_segments(self.log_path if on else None)
+            except MusicSpeechError as e:  # a read-only folder, a full disk: listening goes on without a log
+                self._say_problem(f"segments are not logged: {e}")
+                self.log_box.setChecked(False)
 
 
 def _seconds(low: float, high: float, step: float, value: float) -> QDoubleSpinBox:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
@@ -15,6 +16,8 @@ from gui.classify_tab import ClassifyTab
 from gui.inspect_tab import InspectTab
 from gui.live_tab import LiveTab
 from gui.train_tab import TrainTab
+
+log = logging.getLogger(__name__)
 
 RECENT_FILES = 8
 
@@ -58,6 +61,34 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1100, 720)
+        if not self.settings.isWritable():
+            problem = self.settings_problem() or f"cannot save {self.settings.fileName()}"
+            self.statusBar().showMessage(f"settings will not be kept: {problem}", 15000)
+
+    # settings ----------------------------------------------------------------------------------------------
+    def settings_problem(self) -> str | None:
+        """Why the settings file cannot be written now, in one line (None: a file can be written beside it).
+        Qt saves it atomically (QSaveFile: an unnamed temporary file, linked and renamed over it, so a failure
+        or a crash leaves it as it was) but says only that it failed; the folder is tried here for the reason."""
+        from core.atomic import check_writable
+        from core.errors import SaveError
+
+        try:
+            check_writable(self.settings.fileName())
+        except SaveError as e:
+            return str(e)
+        return None
+
+    def save_settings(self) -> bool:
+        """Write the settings now; a failure is logged (the app is closing: nobody to tell in the window)."""
+        self.settings.sync()
+        if self.settings.status() == QSettings.NoError:
+            return True
+        problem = self.settings_problem()
+        if problem is None:  # Qt's status keeps its first error; the changes kept were written by this sync
+            return True
+        log.warning("settings not saved: %s", problem)
+        return False
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -212,6 +243,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.settings.setValue("window/geometry", self.saveGeometry())
+        self.save_settings()
         self.classify_tab.cancel()
         self.train_tab.cancel()
         self.inspect_tab.stop()

@@ -11,7 +11,7 @@ import logging
 import threading
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -140,6 +140,7 @@ class _Runner:
 
 
 _live_tasks: set[Task] = set()
+_saves: set[Future] = set()  # tasks writing files the user asked for: the app waits for them when it quits
 # Python threads rather than QThreadPool: TensorFlow deadlocked in an eager op when a model was loaded on a
 # QThreadPool thread after another one had classified (seen with TF 2.21 / PySide6 6.12; plain threads are fine).
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="musicspeech-task")
@@ -154,15 +155,26 @@ def run_task(
     on_partial=None,
     on_cancelled=None,
     owner: QObject | None = None,
+    saves: bool = False,
 ) -> Task:
     """Run `fn(ctx)` on a worker thread; callbacks run on the GUI thread. Returns the `Task` (for `cancel()`).
 
     With an `owner`, the Task is its child: when the owner is deleted (its window closed), the callbacks are
-    dropped instead of reaching deleted widgets.
+    dropped instead of reaching deleted widgets. A task that `saves` a file is waited for when the app quits
+    (`finish_saves`), so that quitting right after Save does not lose the file.
     """
     task = Task(on_result, on_error, on_progress, on_partial, on_cancelled, parent=owner)
     _live_tasks.add(task)  # keep the Task (and its slots) alive until it is done
     task.done.connect(lambda: _live_tasks.discard(task))
     task.destroyed.connect(lambda: _live_tasks.discard(task))
-    _pool.submit(_Runner(task, fn).run)
+    future = _pool.submit(_Runner(task, fn).run)
+    if saves:
+        _saves.add(future)
+        future.add_done_callback(_saves.discard)
     return task
+
+
+def finish_saves(timeout_s: float = 120.0) -> bool:
+    """Wait for the files still being saved (when the app quits); False if some were not done in time (they
+    are left as they were before: saving is atomic)."""
+    return not wait(list(_saves), timeout=timeout_s).not_done

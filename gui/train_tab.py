@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -417,17 +416,33 @@ class TrainTab(QWidget):
         if name:
             self.save(Path(name))
 
-    def save(self, path: Path) -> None:
-        """Save the trained bundle atomically and make it the active model."""
-        from core.inference import Classifier
+    def save(self, path: Path):
+        """Save the trained bundle atomically (on a worker) and make it the active model. Returns the task."""
+        bundle = self.result.bundle
 
-        try:
-            self.result.bundle.save(path)
-        except OSError as e:
-            QMessageBox.warning(self, "Not saved", f"Could not save {path}: {e.strerror or e}")
-            return
-        self.model.use(Classifier(self.result.bundle), path)
+        def work(_ctx):
+            from core.inference import Classifier
+
+            bundle.save(path)
+            return Classifier(bundle)
+
+        self.save_button.setEnabled(False)
+        self.status.emit(f"saving {path.name}…")
+        return run_task(
+            work, on_result=lambda c: self._saved(c, path), on_error=self._save_failed, owner=self, saves=True
+        )
+
+    def _saved(self, classifier, path: Path) -> None:
+        self._saving_done()
+        self.model.use(classifier, path)
         self.status.emit(f"saved {path.name}; it is the active model now")
+
+    def _save_failed(self, message: str) -> None:
+        self._saving_done()  # another folder can be tried: the trained model is still here
+        self.status.emit(message)
+
+    def _saving_done(self) -> None:
+        self.save_button.setEnabled(not (self.task is not None and self.task.running))  # a new run started
 
 
 def _load_source(source: str, ctx):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from . import faulty_folders
 from .virtual_audio import VirtualAudio
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -105,6 +106,21 @@ def trained(subset_dir, tmp_path_factory):
     result = train(from_folder(subset_dir), TrainSettings(epochs=4, patience=0, seed=1))
     path = result.bundle.save(tmp_path_factory.mktemp("model") / "subset.msmodel")
     return result, path
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder (`.path`) that refuses every write for real once the test calls `.freeze()`; `.problem` is what
+    the user is told. See `faulty_folders`."""
+    with faulty_folders.read_only_folder(tmp_path / "read-only") as folder:
+        yield folder
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A small disk of its own (`.path`, 64 MB) that the test fills (`.fill(leave=...)`). See `faulty_folders`."""
+    with faulty_folders.small_disk(tmp_path / "small-disk") as disk:
+        yield disk
 
 
 @pytest.fixture(scope="session")

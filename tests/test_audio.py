@@ -204,12 +204,11 @@ def test_too_long_is_refused_before_decoding(tmp_path):
         load_audio(path, RATE, max_duration_s=5)
 
 
-def test_write_wav_round_trips_and_is_atomic(tmp_path):
-    w = Waveform(tone(440, 1.0, RATE), RATE, "x")
-    path = write_wav(tmp_path / "take.wav", w)
-    np.testing.assert_allclose(load_audio(path, RATE).samples, w.samples, atol=1e-4)
-    before = path.read_bytes()
-    with pytest.raises(Exception):  # noqa: B017  (soundfile's error type for a bad subtype)
-        write_wav(path, w, subtype="NOT_A_SUBTYPE")
-    assert path.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["take.wav"]
+def test_write_wav_round_trips_16_bit_audio_exactly_and_clips_the_rest(tmp_path):
+    pcm = np.round(tone(440, 1.0, RATE) * 32767).astype(np.int16)
+    path = write_wav(tmp_path / "take.wav", Waveform(pcm.astype(np.float32) / 32768, RATE, "x"))
+    x, rate = sf.read(path, dtype="int16")
+    assert rate == RATE and sf.info(path).subtype == "PCM_16" and np.array_equal(x, pcm)
+    loud = write_wav(tmp_path / "loud.wav", Waveform(np.array([2.0, -2.0, np.nan, 0.5], np.float32), RATE))
+    assert sf.read(loud, dtype="int16")[0].tolist() == [32767, -32768, 0, 16384]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loud.wav", "take.wav"]  # nothing half-written

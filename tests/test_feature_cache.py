@@ -132,5 +132,5 @@ def test_a_cache_folder_that_cannot_be_written_does_not_stop_training(data, tmp_
     settings = dataclasses.replace(SETTINGS, epochs=1, patience=0, val_fraction=1 / 3)
     result = train(data, settings, Stages(), cache=cache)
     assert result.epochs_run == 1 and result.evaluation is not None
-    assert any("not cached" in r.getMessage() for r in caplog.records)
+    assert any("not kept in the cache" in r.getMessage() for r in caplog.records)
     assert blocker.read_text().startswith("a file")

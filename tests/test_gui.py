@@ -62,15 +62,20 @@ def test_results_export_as_csv_json_segments_and_audacity_labels(window, qtbot, 
     tab.add_paths([music_clip, speech_clip])
     qtbot.waitUntil(lambda: len(tab.results) == 2, timeout=60_000)
     out = tmp_path / "out"
-    tab.export(out / "results.csv", "Per file (*.csv)")
+
+    def export(path, kind):  # written on a worker
+        task = tab.export(path, kind)
+        qtbot.waitUntil(lambda: not task.running, timeout=10_000)
+
+    export(out / "results.csv", "Per file (*.csv)")
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert [r["label"] for r in rows] == ["music", "speech"]
-    tab.export(out / "results.json", "JSON with segments (*.json)")
+    export(out / "results.json", "JSON with segments (*.json)")
     data = json.loads((out / "results.json").read_text())
     assert data[1]["label"] == "speech" and data[1]["segments"]
-    tab.export(out / "results.segments.csv", "Per segment (*.segments.csv)")
+    export(out / "results.segments.csv", "Per segment (*.segments.csv)")
     assert "start_s" in (out / "results.segments.csv").read_text()
-    tab.export(out / "labels.txt", "Audacity labels, one file each (*.txt)")
+    export(out / "labels.txt", "Audacity labels, one file each (*.txt)")
     first = (out / "blues.labels.txt").read_text().splitlines()[0].split("\t")
     assert float(first[0]) == 0.0 and first[2].startswith("music")
 
