@@ -120,7 +120,7 @@ def test_live_saves_and_the_segment_log_in_a_read_only_folder_say_so_and_listeni
     read_only_folder.freeze()
     live.keep_box.setValue(2)
     live.start_button.click()
-    qtbot.waitUntil(lambda: live.session is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: live.session is not None, timeout=60_000)
 
     finished(qtbot, live.save_last(last))
     assert live.problem.text() == said(window) == f"cannot save {last}: {read_only_folder.problem}"
