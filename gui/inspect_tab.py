@@ -41,6 +41,11 @@ PLAYBACK_BUDGET_BYTES = 256 << 20
 the tab analyses (about 20 minutes at 48 kHz, 4 hours at 16 kHz)."""
 LOW_CONFIDENCE = 0.75  # windows whose top probability is below this are marked as uncertain
 ENVELOPE_POINTS = 4000
+TIMELINE_WIDE_PEN_WINDOWS = 1000  # up to 8 minutes: the p(speech) line 2 pixels wide; beyond, 1 pixel
+SPECTROGRAM_COLUMNS = 3000
+"""The spectrogram has at most this many columns (a 30 s clip has 2,998 frames, each its own column); a longer
+clip's frames are pooled, each column the loudest of its frames: an hour in full took 750 MB to compute and
+half a second of the GUI thread to show."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,8 @@ class Inspection:
     waveform: Waveform
     envelope_t: np.ndarray
     envelope: np.ndarray  # (points, 2): min and max per bucket
-    spectrogram_db: np.ndarray  # (frames, bins)
+    spectrogram_db: np.ndarray  # (columns, bins)
+    column_s: float  # the time one spectrogram column spans (a frame step, or several frames pooled)
     spec: FeatureSpec
     prediction: Prediction | None
     playback: Waveform  # what Play plays: the file at its own rate where that is affordable (`playback_copy`)
@@ -74,10 +80,26 @@ def inspect_audio(
     shaped = x[: n * buckets].reshape(n, buckets) if n else np.zeros((1, 1), np.float32)
     envelope = np.stack([shaped.min(axis=1), shaped.max(axis=1)], axis=1)
     envelope_t = (np.arange(len(envelope)) * buckets) / waveform.rate_hz
-    feats = frame_features(x, spec)
-    db = (20 / np.log(10)) * feats if spec.kind == "logmel" else 20 * np.log10(feats + 1e-6)
+    db, frames_per_column = spectrogram_db(x, spec)
     prediction = classifier.classify(waveform) if classifier is not None else None
-    return Inspection(waveform, envelope_t, envelope, db.astype(np.float32), spec, prediction, playback or waveform)
+    column_s = frames_per_column * spec.frame_step / spec.rate_hz
+    return Inspection(waveform, envelope_t, envelope, db, column_s, spec, prediction, playback or waveform)
+
+
+def spectrogram_db(x: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, int]:
+    """(columns, bins) dB of at most `SPECTROGRAM_COLUMNS` columns, and the frames pooled into each (their
+    maximum), computed a piece at a time: the memory of one piece of frames, not of every frame of a long clip."""
+    n_frames = 0 if len(x) < spec.frame_length else 1 + (len(x) - spec.frame_length) // spec.frame_step
+    per_column = max(1, -(-n_frames // SPECTROGRAM_COLUMNS))
+    piece = per_column * max(1, 4096 // per_column)  # frames computed at once, whole columns
+    columns = []
+    for a in range(0, n_frames, piece):
+        b = min(a + piece, n_frames)
+        feats = frame_features(x[a * spec.frame_step : (b - 1) * spec.frame_step + spec.frame_length], spec)
+        columns.append(np.maximum.reduceat(feats, np.arange(0, len(feats), per_column), axis=0))
+    feats = np.concatenate(columns) if columns else np.empty((0, spec.n_bins), np.float32)
+    db = (20 / np.log(10)) * feats if spec.kind == "logmel" else 20 * np.log10(feats + 1e-6)
+    return db.astype(np.float32), per_column
 
 
 class InspectTab(QWidget):
@@ -156,7 +178,11 @@ class InspectTab(QWidget):
         self.timeline_plot.setLabel("bottom", "time", units="s")
         self.timeline_plot.setYRange(0, 1)
         self.timeline_curve = self.timeline_plot.plot(pen=pg.mkPen("#e67e22", width=2), stepMode="center")
-        self.uncertain_regions: list[pg.LinearRegionItem] = []
+        self.uncertain_shade = self.timeline_plot.plot(  # one item for every uncertain stretch, however many
+            stepMode="center", fillLevel=0, brush=pg.mkBrush(255, 200, 0, 60), pen=None
+        )
+        self.uncertain_shade.setZValue(-1)
+        self.uncertain_shade.setToolTip("shaded: uncertain stretches (both music and speech, or neither)")
         for plot in (self.wave_plot, self.spec_plot, self.timeline_plot):
             plot.getAxis("left").setWidth(72)  # equal axis widths keep the linked time axes aligned
             if plot is not self.wave_plot:
@@ -255,7 +281,7 @@ class InspectTab(QWidget):
         self.spec_image.setImage(np.ascontiguousarray(db.T), autoLevels=False)  # rows: frequency
         self.colorbar.setLevels((top - 80, top))
         freqs = spec.bin_frequencies_hz()
-        duration = len(db) * spec.frame_step / spec.rate_hz
+        duration = len(db) * inspection.column_s
         axis = self.spec_plot.getAxis("left")
         if spec.kind == "logmel":  # mel bands are not evenly spaced in Hz: y counts bands, the ticks say Hz
             self.spec_image.setRect(0, 0, duration, len(freqs))
@@ -435,30 +461,19 @@ class InspectTab(QWidget):
         )
 
     def _show_prediction(self, prediction: Prediction | None, path: Path) -> None:
-        for region in self.uncertain_regions:
-            self.timeline_plot.removeItem(region)
-        self.uncertain_regions.clear()
         if prediction is None:
             self.timeline_curve.setData([], [])
+            self.uncertain_shade.setData([], [])
             self.verdict.setText(f"{path.name}: waiting for the model…")
             return
         speech = prediction.labels.index("speech") if "speech" in prediction.labels else 1
         starts = prediction.window_starts_s
         centres = starts + prediction.window_s / 2
         edges = np.concatenate([[0.0], (centres[1:] + centres[:-1]) / 2, [prediction.duration_s]])
+        # a 2-pixel line costs Qt far more to stroke than a 1-pixel one: an hour's 7,200 windows took 0.2 s a repaint
+        self.timeline_curve.setPen(pg.mkPen("#e67e22", width=2 if len(starts) <= TIMELINE_WIDE_PEN_WINDOWS else 1))
         self.timeline_curve.setData(edges, prediction.window_probabilities[:, speech])
-        top = prediction.window_probabilities.max(axis=1)
-        for a, b in _runs(top < LOW_CONFIDENCE):
-            region = pg.LinearRegionItem((edges[a], edges[b]), movable=False, brush=pg.mkBrush(255, 200, 0, 60))
-            region.setToolTip("uncertain: both music and speech, or neither")
-            self.timeline_plot.addItem(region)
-            self.uncertain_regions.append(region)
+        uncertain = prediction.window_probabilities.max(axis=1) < LOW_CONFIDENCE
+        self.uncertain_shade.setData(edges, uncertain.astype(np.float32))  # 1: shaded from 0 up, 0: nothing
         probs = ", ".join(f"{k} {v:.0%}" for k, v in prediction.probability_dict().items())
         self.verdict.setText(f"{prediction.label} {prediction.confidence:.0%}  ({probs})")
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(start, end) index pairs of the runs of True in `mask`."""
-    padded = np.concatenate([[False], mask, [False]])
-    changes = np.flatnonzero(np.diff(padded.astype(int)))
-    return list(zip(changes[::2], changes[1::2], strict=True))
