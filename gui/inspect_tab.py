@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from core.audio import Waveform, load_audio, native_rate_hz, resample, write_wav
 from core.errors import MusicSpeechError
 from core.features import FeatureSpec, frame_features
+from core.paths import readable
 from gui.active_model import ActiveModel
 from gui.audio_devices import AudioDevices
 from gui.tasks import run_task
@@ -89,7 +90,9 @@ def inspect_audio(
 def spectrogram_db(x: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, int]:
     """(columns, bins) dB of at most `SPECTROGRAM_COLUMNS` columns, and the frames pooled into each (their
     maximum), computed a piece at a time: the memory of one piece of frames, not of every frame of a long clip."""
-    n_frames = 0 if len(x) < spec.frame_length else 1 + (len(x) - spec.frame_length) // spec.frame_step
+    if len(x) < spec.frame_length:  # a clip shorter than a frame (one sample) still has a column to draw
+        x = np.pad(x, (0, spec.frame_length - len(x)))
+    n_frames = 1 + (len(x) - spec.frame_length) // spec.frame_step
     per_column = max(1, -(-n_frames // SPECTROGRAM_COLUMNS))
     piece = per_column * max(1, 4096 // per_column)  # frames computed at once, whole columns
     columns = []
@@ -97,7 +100,7 @@ def spectrogram_db(x: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, int]:
         b = min(a + piece, n_frames)
         feats = frame_features(x[a * spec.frame_step : (b - 1) * spec.frame_step + spec.frame_length], spec)
         columns.append(np.maximum.reduceat(feats, np.arange(0, len(feats), per_column), axis=0))
-    feats = np.concatenate(columns) if columns else np.empty((0, spec.n_bins), np.float32)
+    feats = np.concatenate(columns)
     db = (20 / np.log(10)) * feats if spec.kind == "logmel" else 20 * np.log10(feats + 1e-6)
     return db.astype(np.float32), per_column
 
@@ -158,6 +161,7 @@ class InspectTab(QWidget):
         font.setPointSize(font.pointSize() + 6)
         font.setBold(True)
         self.verdict.setFont(font)
+        self.verdict.setMinimumWidth(1)  # a long name or message is cut at the window's edge, never widens the window
 
         self.plots = pg.GraphicsLayoutWidget()
         self.wave_plot = self.plots.addPlot(row=0, col=0)
@@ -229,7 +233,7 @@ class InspectTab(QWidget):
         """Decode, draw and classify `path` in the background; the tab shows it when ready."""
         path = Path(path)
         self.path, self.take = path, None
-        self.verdict.setText(f"reading {path.name}…")
+        self.verdict.setText(f"reading {readable(path.name)}…")
         self._inspect(lambda: load_audio(path, DISPLAY_RATE_HZ), path, lambda analysed: playback_copy(path, analysed))
 
     def show_recording(self, take: Waveform) -> None:
@@ -263,11 +267,33 @@ class InspectTab(QWidget):
             analysed = read()
             return inspect_audio(analysed, spec, classifier, listen(analysed))
 
-        self.task = run_task(work, on_result=lambda r: self.show_inspection(r, name), on_error=self._failed, owner=self)
+        self.task = run_task(
+            work,
+            on_result=lambda r: self.show_inspection(r, name),
+            on_error=lambda message: self._failed(message, name),
+            owner=self,
+        )
 
-    def _failed(self, message: str) -> None:
-        self.verdict.setText("cannot show this file")
-        self.status.emit(message)
+    def _failed(self, message: str, name: Path) -> None:
+        """Say why `name` cannot be shown, with nothing of another clip left on the plots."""
+        if name != self.shown_name:
+            return  # a newer clip was opened meanwhile
+        self._clear()
+        problem = message.removeprefix(f"cannot read {name}: ")
+        self.verdict.setText(f"cannot show {readable(name.name)}: {readable(problem)}")
+        self.status.emit(readable(message))
+
+    def _clear(self) -> None:
+        self.current = None
+        self.stop()
+        if self.player is not None:
+            self.player.close()
+            self.player = None
+        self.play_button.setEnabled(False)
+        self.stop_button.setEnabled(False)
+        for curve in (self.wave_curve_min, self.wave_curve_max, self.timeline_curve, self.uncertain_shade):
+            curve.setData([], [])
+        self.spec_image.clear()
 
     def show_inspection(self, inspection: Inspection, path: Path) -> None:
         if path != self.shown_name:
@@ -464,7 +490,7 @@ class InspectTab(QWidget):
         if prediction is None:
             self.timeline_curve.setData([], [])
             self.uncertain_shade.setData([], [])
-            self.verdict.setText(f"{path.name}: waiting for the model…")
+            self.verdict.setText(f"{readable(path.name)}: waiting for the model…")
             return
         speech = prediction.labels.index("speech") if "speech" in prediction.labels else 1
         starts = prediction.window_starts_s
