@@ -84,7 +84,8 @@ def write_bytes(target: str | os.PathLike, data: bytes) -> Path:
 
 
 def write_text(target: str | os.PathLike, text: str) -> Path:
-    return write_bytes(target, text.encode("utf-8"))
+    """UTF-8; a file name in `text` that is not UTF-8 (lone surrogates in Python) as `\\udce9`, a JSON escape."""
+    return write_bytes(target, text.encode("utf-8", "backslashreplace"))
 
 
 def check_writable(target: str | os.PathLike) -> None:

@@ -12,7 +12,7 @@ import os
 import subprocess
 import tempfile
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ MAX_DURATION_S = 4 * 3600.0
 """Longer files are refused with a message rather than exhausting memory (4 h at 16 kHz is 920 MB)."""
 
 _BLOCK_FRAMES = 1 << 16
+_SMALL_BLOCK_FRAMES = 1 << 10  # for reading up to damage in a file
 
 
 @dataclass(frozen=True)
@@ -63,18 +64,18 @@ def load_audio(
     `on_block` is told as decoding goes (after every block of a file libsndfile reads; once at the end for
     ffmpeg); whatever it raises stops the decoding and comes out of this call."""
     path = Path(path)
-    if not path.exists():
-        raise AudioError(path, "no such file")
-    if path.is_dir():
-        raise AudioError(path, "is a folder, not an audio file")
     try:
+        if not path.exists():
+            raise AudioError(path, "no such file")
+        if path.is_dir():
+            raise AudioError(path, "is a folder, not an audio file")
         size = path.stat().st_size
-    except OSError as e:
+    except OSError as e:  # a name too long for the file system, a folder that may not be looked into, ...
         raise AudioError(path, e.strerror or str(e)) from None
     if size == 0:
         raise AudioError(path, "the file is empty")
     try:
-        f = sf.SoundFile(path)
+        f = sf.SoundFile(os.fsencode(path))  # bytes: soundfile cannot encode a name that is not UTF-8 itself
     except sf.LibsndfileError as e:  # not a format libsndfile knows (or not audio): ffmpeg decides
         samples = _read_ffmpeg(path, rate_hz, max_duration_s, libsndfile_said=str(e))
     except OSError as e:
@@ -170,7 +171,7 @@ def _read_soundfile(
         out[filled : filled + len(chunk)] = chunk
         filled += len(chunk)
 
-    while len(block := f.read(_BLOCK_FRAMES, dtype="float32", always_2d=True)):  # a cut file ends early
+    for block in _blocks(f):
         mono = to_mono_float32(block)
         put(stream.resample_chunk(mono, last=False) if stream else mono)
         if on_block is not None:
@@ -178,6 +179,36 @@ def _read_soundfile(
     if stream:
         put(stream.resample_chunk(np.zeros(0, np.float32), last=True))
     return out[:filled]
+
+
+def _blocks(f: sf.SoundFile) -> Iterator[np.ndarray]:
+    """The file's frames, a block at a time, as far as they go: a cut file ends early, and damage partway (junk
+    after a cut MP3) ends the audio there too. A block that fails is read again in small steps, so what comes
+    before the damage is kept (and a block that then reads is passed); damage before any audio raises."""
+    done, size, small_until = 0, _BLOCK_FRAMES, 0
+    while True:
+        if done >= small_until:  # past the block that failed (if one did): big blocks again
+            size = _BLOCK_FRAMES
+        try:
+            block = f.read(size, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError, ValueError):
+            if size == _BLOCK_FRAMES and _seek(f, done):
+                size, small_until = _SMALL_BLOCK_FRAMES, done + _BLOCK_FRAMES
+                continue
+            if done == 0:
+                raise
+            return
+        if not len(block):
+            return
+        done += len(block)
+        yield block
+
+
+def _seek(f: sf.SoundFile, frame: int) -> bool:
+    try:
+        return f.seekable() and f.seek(frame) == frame
+    except (sf.LibsndfileError, RuntimeError, ValueError):
+        return False
 
 
 def _first_line(e: Exception) -> str:
@@ -236,10 +267,14 @@ def _read_ffmpeg(path: Path, rate_hz: int, max_duration_s: float, libsndfile_sai
         err.seek(0)
         detail = err.read().decode(errors="replace").strip().splitlines()
     if code != 0 or not buffer:
-        reason = _ffmpeg_reason(detail)
+        reason = _ffmpeg_reason([line.removeprefix(f"{path}: ") for line in detail])  # the name is said once
         raise AudioError(path, reason)
     usable = len(buffer) - len(buffer) % 4
     return np.frombuffer(buffer, dtype=np.float32, count=usable // 4)
+
+
+_FFMPEG_GENERIC = ("invalid argument", "end of file", "error marking filters")
+"""What ffmpeg says when it finds nothing it can decode: no more use to a reader than "not an audio file"."""
 
 
 def _ffmpeg_reason(lines: list[str]) -> str:
@@ -248,7 +283,7 @@ def _ffmpeg_reason(lines: list[str]) -> str:
         return "not an audio file, or damaged"
     if "matches no streams" in text or "does not contain any stream" in text:
         return "contains no audio stream"
-    if lines:
+    if lines and not any(generic in text for generic in _FFMPEG_GENERIC):
         last = lines[-1]
         return f"not an audio file, or damaged ({last[:120]})"
     return "not an audio file, or damaged"

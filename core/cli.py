@@ -10,6 +10,7 @@ import csv
 import datetime as _dt
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -31,8 +32,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     _quiet_tensorflow()
+    _print_any_name()
     try:
         return args.run(args)
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other command-line tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit would fail again
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -130,29 +135,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_classify(args: argparse.Namespace) -> int:
     from core.datasets import expand_paths
-    from core.inference import Classifier
+    from core.inference import Classifier, FileResult
+    from core.quiet import filtered_stderr
 
-    paths = expand_paths(args.paths)
-    if not paths:
-        print("error: no audio files found in the given folders", file=sys.stderr)
-        return 1
-    classifier = Classifier.from_path(resolve_model(args.model))
+    entries: list[Path | FileResult] = []  # the files to classify; a folder given with no audio files in it: its line
+    for arg in args.paths:
+        entries += expand_paths([arg]) or [
+            FileResult(Path(arg), error=f"cannot read {arg}: no audio files in this folder")
+        ]
+    paths = [e for e in entries if isinstance(e, Path)]
+    classifier = Classifier.from_path(resolve_model(args.model)) if paths else None
+    labels = classifier.labels if classifier else ("music", "speech")
     out = sys.stdout
     failed = 0
-    writer = _csv_writer(out, classifier.labels) if args.format == "csv" else None
+    writer = _csv_writer(out, labels) if args.format == "csv" else None
     if args.format == "table":
         print(_table_header(), file=out)
-    for result in classifier.classify_files(paths):
-        failed += result.error is not None
-        if args.format == "json":
-            print(json.dumps(result.to_dict(), ensure_ascii=False), file=out, flush=True)
-        elif writer is not None:
-            writer(result)
-        else:
-            print(_table_row(result), file=out, flush=True)
-    if args.format == "table" and len(paths) > 1:
-        print(f"{len(paths) - failed} classified, {failed} failed", file=sys.stderr)
+    results = iter(classifier.classify_files(paths) if classifier else ())
+    with filtered_stderr(_DECODER_NOISE):
+        for entry in entries:
+            result = entry if isinstance(entry, FileResult) else next(results)
+            failed += result.error is not None
+            if args.format == "json":
+                print(json.dumps(result.to_dict(), ensure_ascii=False), file=out, flush=True)
+            elif writer is not None:
+                writer(result)
+            else:
+                print(_table_row(result), file=out, flush=True)
+    if args.format == "table" and len(entries) > 1:
+        print(f"{len(entries) - failed} classified, {failed} failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+_DECODER_NOISE = re.compile(r"^(Note: |Warning: |\[src/libmpg123/)")
+"""What libsndfile's MP3 decoder (mpg123) prints straight to stderr about a damaged file it reads on through
+("Note: Illegal Audio-MPEG-Header ...", "Note: Trying to resync..."): the file's line says what matters."""
 
 
 def _table_header() -> str:
@@ -479,6 +496,14 @@ class ProgressBar:
 
 def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _print_any_name() -> None:
+    """File names that are not valid in the output's encoding (a Latin-1 name on a UTF-8 system reaches Python
+    as lone surrogates) are printed with backslash escapes (`\\udce9`, a valid JSON escape) rather than failing."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="backslashreplace")
 
 
 if __name__ == "__main__":

@@ -184,11 +184,18 @@ def expand_paths(paths: Sequence[str | os.PathLike]) -> list[Path]:
     that they get their own error line."""
     out: list[Path] = []
     for p in map(Path, paths):
-        if p.is_dir():
+        if _is_dir(p):
             out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS))
         else:
             out.append(p)
     return out
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long for the file system, ...: not a folder; reading it will say what is wrong
+        return False
 
 
 # Loading and summary -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ overlap on their own threads, and a long file is cut in pieces while it decodes.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
@@ -24,6 +25,8 @@ from core.errors import AudioError, Cancelled
 from core.features import waveform_windows, window_count, window_range
 from core.model import ModelBundle
 from core.tf_runtime import tf
+
+log = logging.getLogger(__name__)
 
 BATCH_WINDOWS = 128  # windows per call of the network: as fast per window as 1024, a quarter of the memory of 512
 CHUNK_WINDOWS = 128  # windows cut from the samples at once (64 s of audio; 3 MB of log-mel windows)
@@ -239,6 +242,10 @@ class Classifier:
             job.error = f"cannot read {job.path}: not enough memory for a file this long"
         except Cancelled:
             job.error = "cancelled"
+        except Exception as e:  # a bug met on one file: that file's line says so, and the others go on
+            log.info("decoding %s failed", job.path, exc_info=True)  # the app's log; nothing on the CLI's stderr
+            first_line = (str(e).strip().splitlines() or [""])[0]
+            job.error = f"cannot read {job.path}: unexpected error ({type(e).__name__}: {first_line})"
         finally:
             job.pieces.put(_END)
 

@@ -30,3 +30,9 @@ def user_cache_dir() -> Path:
 
 def user_log_dir() -> Path:
     return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+
+
+def readable(text: str | Path) -> str:
+    """A file name (or a message holding one) as text for people and for Qt: the bytes of a name that is not
+    valid UTF-8 (Python holds them as lone surrogates, which Qt drops without a word) shown as U+FFFD."""
+    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "replace")

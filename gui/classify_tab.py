@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from core.atomic import write_text
 from core.datasets import expand_paths
+from core.paths import readable
 from gui.active_model import ActiveModel
 from gui.tasks import run_task
 
@@ -99,9 +100,9 @@ class ClassifyTab(QWidget):
         for path in files:
             row = self.table.rowCount()
             self.table.insertRow(row)
-            item = QTableWidgetItem(path.name)
-            item.setToolTip(str(path))
-            item.setData(Qt.UserRole, str(path))
+            item = QTableWidgetItem(readable(path.name))
+            item.setToolTip(readable(path))
+            item.setData(Qt.UserRole, path)  # the Path itself: as a QString a name that is not UTF-8 loses bytes
             self.table.setItem(row, 0, item)
             self.table.setItem(
                 row, 4, QTableWidgetItem("waiting for the model…" if not self.model.classifier else "queued")
@@ -166,8 +167,8 @@ class ClassifyTab(QWidget):
             return
         self.table.setSortingEnabled(False)
         if result.prediction is None:
-            status = QTableWidgetItem(result.error or "error")
-            status.setToolTip(result.error or "")
+            status = QTableWidgetItem(readable(result.error or "error"))
+            status.setToolTip(readable(result.error or ""))
             status.setForeground(Qt.red)
             self.table.setItem(row, 4, status)
         else:
@@ -185,10 +186,10 @@ class ClassifyTab(QWidget):
             self.table.setItem(row, 4, QTableWidgetItem(text))
 
     def _reindex(self) -> None:
-        self.rows = {Path(self.table.item(r, 0).data(Qt.UserRole)): r for r in range(self.table.rowCount())}
+        self.rows = {self.table.item(r, 0).data(Qt.UserRole): r for r in range(self.table.rowCount())}
 
     def _activated(self, item: QTableWidgetItem) -> None:
-        self.open_in_inspect.emit(Path(self.table.item(item.row(), 0).data(Qt.UserRole)))
+        self.open_in_inspect.emit(self.table.item(item.row(), 0).data(Qt.UserRole))
 
     def clear(self) -> None:
         self.cancel()

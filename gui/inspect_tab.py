@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from core.audio import Waveform, load_audio, native_rate_hz, resample, write_wav
 from core.features import FeatureSpec, frame_features
+from core.paths import readable
 from gui.active_model import ActiveModel
 from gui.audio_devices import AudioDevices
 from gui.tasks import run_task
@@ -39,6 +40,11 @@ PLAYBACK_BUDGET_BYTES = 256 << 20
 the tab analyses (about 20 minutes at 48 kHz, 4 hours at 16 kHz)."""
 LOW_CONFIDENCE = 0.75  # windows whose top probability is below this are marked as uncertain
 ENVELOPE_POINTS = 4000
+TIMELINE_WIDE_PEN_WINDOWS = 1000  # up to 8 minutes: the p(speech) line 2 pixels wide; beyond, 1 pixel
+SPECTROGRAM_COLUMNS = 3000
+"""The spectrogram has at most this many columns (a 30 s clip has 2,998 frames, each its own column); a longer
+clip's frames are pooled, each column the loudest of its frames: an hour in full took 750 MB to compute and
+half a second of the GUI thread to show."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,8 @@ class Inspection:
     waveform: Waveform
     envelope_t: np.ndarray
     envelope: np.ndarray  # (points, 2): min and max per bucket
-    spectrogram_db: np.ndarray  # (frames, bins)
+    spectrogram_db: np.ndarray  # (columns, bins)
+    column_s: float  # the time one spectrogram column spans (a frame step, or several frames pooled)
     spec: FeatureSpec
     prediction: Prediction | None
     playback: Waveform  # what Play plays: the file at its own rate where that is affordable (`playback_copy`)
@@ -72,10 +79,28 @@ def inspect_audio(
     shaped = x[: n * buckets].reshape(n, buckets) if n else np.zeros((1, 1), np.float32)
     envelope = np.stack([shaped.min(axis=1), shaped.max(axis=1)], axis=1)
     envelope_t = (np.arange(len(envelope)) * buckets) / waveform.rate_hz
-    feats = frame_features(x, spec)
-    db = (20 / np.log(10)) * feats if spec.kind == "logmel" else 20 * np.log10(feats + 1e-6)
+    db, frames_per_column = spectrogram_db(x, spec)
     prediction = classifier.classify(waveform) if classifier is not None else None
-    return Inspection(waveform, envelope_t, envelope, db.astype(np.float32), spec, prediction, playback or waveform)
+    column_s = frames_per_column * spec.frame_step / spec.rate_hz
+    return Inspection(waveform, envelope_t, envelope, db, column_s, spec, prediction, playback or waveform)
+
+
+def spectrogram_db(x: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, int]:
+    """(columns, bins) dB of at most `SPECTROGRAM_COLUMNS` columns, and the frames pooled into each (their
+    maximum), computed a piece at a time: the memory of one piece of frames, not of every frame of a long clip."""
+    if len(x) < spec.frame_length:  # a clip shorter than a frame (one sample) still has a column to draw
+        x = np.pad(x, (0, spec.frame_length - len(x)))
+    n_frames = 1 + (len(x) - spec.frame_length) // spec.frame_step
+    per_column = max(1, -(-n_frames // SPECTROGRAM_COLUMNS))
+    piece = per_column * max(1, 4096 // per_column)  # frames computed at once, whole columns
+    columns = []
+    for a in range(0, n_frames, piece):
+        b = min(a + piece, n_frames)
+        feats = frame_features(x[a * spec.frame_step : (b - 1) * spec.frame_step + spec.frame_length], spec)
+        columns.append(np.maximum.reduceat(feats, np.arange(0, len(feats), per_column), axis=0))
+    feats = np.concatenate(columns)
+    db = (20 / np.log(10)) * feats if spec.kind == "logmel" else 20 * np.log10(feats + 1e-6)
+    return db.astype(np.float32), per_column
 
 
 class InspectTab(QWidget):
@@ -134,6 +159,7 @@ class InspectTab(QWidget):
         font.setPointSize(font.pointSize() + 6)
         font.setBold(True)
         self.verdict.setFont(font)
+        self.verdict.setMinimumWidth(1)  # a long name or message is cut at the window's edge, never widens the window
 
         self.plots = pg.GraphicsLayoutWidget()
         self.wave_plot = self.plots.addPlot(row=0, col=0)
@@ -154,7 +180,11 @@ class InspectTab(QWidget):
         self.timeline_plot.setLabel("bottom", "time", units="s")
         self.timeline_plot.setYRange(0, 1)
         self.timeline_curve = self.timeline_plot.plot(pen=pg.mkPen("#e67e22", width=2), stepMode="center")
-        self.uncertain_regions: list[pg.LinearRegionItem] = []
+        self.uncertain_shade = self.timeline_plot.plot(  # one item for every uncertain stretch, however many
+            stepMode="center", fillLevel=0, brush=pg.mkBrush(255, 200, 0, 60), pen=None
+        )
+        self.uncertain_shade.setZValue(-1)
+        self.uncertain_shade.setToolTip("shaded: uncertain stretches (both music and speech, or neither)")
         for plot in (self.wave_plot, self.spec_plot, self.timeline_plot):
             plot.getAxis("left").setWidth(72)  # equal axis widths keep the linked time axes aligned
             if plot is not self.wave_plot:
@@ -201,7 +231,7 @@ class InspectTab(QWidget):
         """Decode, draw and classify `path` in the background; the tab shows it when ready."""
         path = Path(path)
         self.path, self.take = path, None
-        self.verdict.setText(f"reading {path.name}…")
+        self.verdict.setText(f"reading {readable(path.name)}…")
         self._inspect(lambda: load_audio(path, DISPLAY_RATE_HZ), path, lambda analysed: playback_copy(path, analysed))
 
     def show_recording(self, take: Waveform) -> None:
@@ -235,11 +265,33 @@ class InspectTab(QWidget):
             analysed = read()
             return inspect_audio(analysed, spec, classifier, listen(analysed))
 
-        self.task = run_task(work, on_result=lambda r: self.show_inspection(r, name), on_error=self._failed, owner=self)
+        self.task = run_task(
+            work,
+            on_result=lambda r: self.show_inspection(r, name),
+            on_error=lambda message: self._failed(message, name),
+            owner=self,
+        )
 
-    def _failed(self, message: str) -> None:
-        self.verdict.setText("cannot show this file")
-        self.status.emit(message)
+    def _failed(self, message: str, name: Path) -> None:
+        """Say why `name` cannot be shown, with nothing of another clip left on the plots."""
+        if name != self.shown_name:
+            return  # a newer clip was opened meanwhile
+        self._clear()
+        problem = message.removeprefix(f"cannot read {name}: ")
+        self.verdict.setText(f"cannot show {readable(name.name)}: {readable(problem)}")
+        self.status.emit(readable(message))
+
+    def _clear(self) -> None:
+        self.current = None
+        self.stop()
+        if self.player is not None:
+            self.player.close()
+            self.player = None
+        self.play_button.setEnabled(False)
+        self.stop_button.setEnabled(False)
+        for curve in (self.wave_curve_min, self.wave_curve_max, self.timeline_curve, self.uncertain_shade):
+            curve.setData([], [])
+        self.spec_image.clear()
 
     def show_inspection(self, inspection: Inspection, path: Path) -> None:
         if path != self.shown_name:
@@ -253,7 +305,7 @@ class InspectTab(QWidget):
         self.spec_image.setImage(np.ascontiguousarray(db.T), autoLevels=False)  # rows: frequency
         self.colorbar.setLevels((top - 80, top))
         freqs = spec.bin_frequencies_hz()
-        duration = len(db) * spec.frame_step / spec.rate_hz
+        duration = len(db) * inspection.column_s
         axis = self.spec_plot.getAxis("left")
         if spec.kind == "logmel":  # mel bands are not evenly spaced in Hz: y counts bands, the ticks say Hz
             self.spec_image.setRect(0, 0, duration, len(freqs))
@@ -429,30 +481,19 @@ class InspectTab(QWidget):
         )
 
     def _show_prediction(self, prediction: Prediction | None, path: Path) -> None:
-        for region in self.uncertain_regions:
-            self.timeline_plot.removeItem(region)
-        self.uncertain_regions.clear()
         if prediction is None:
             self.timeline_curve.setData([], [])
-            self.verdict.setText(f"{path.name}: waiting for the model…")
+            self.uncertain_shade.setData([], [])
+            self.verdict.setText(f"{readable(path.name)}: waiting for the model…")
             return
         speech = prediction.labels.index("speech") if "speech" in prediction.labels else 1
         starts = prediction.window_starts_s
         centres = starts + prediction.window_s / 2
         edges = np.concatenate([[0.0], (centres[1:] + centres[:-1]) / 2, [prediction.duration_s]])
+        # a 2-pixel line costs Qt far more to stroke than a 1-pixel one: an hour's 7,200 windows took 0.2 s a repaint
+        self.timeline_curve.setPen(pg.mkPen("#e67e22", width=2 if len(starts) <= TIMELINE_WIDE_PEN_WINDOWS else 1))
         self.timeline_curve.setData(edges, prediction.window_probabilities[:, speech])
-        top = prediction.window_probabilities.max(axis=1)
-        for a, b in _runs(top < LOW_CONFIDENCE):
-            region = pg.LinearRegionItem((edges[a], edges[b]), movable=False, brush=pg.mkBrush(255, 200, 0, 60))
-            region.setToolTip("uncertain: both music and speech, or neither")
-            self.timeline_plot.addItem(region)
-            self.uncertain_regions.append(region)
+        uncertain = prediction.window_probabilities.max(axis=1) < LOW_CONFIDENCE
+        self.uncertain_shade.setData(edges, uncertain.astype(np.float32))  # 1: shaded from 0 up, 0: nothing
         probs = ", ".join(f"{k} {v:.0%}" for k, v in prediction.probability_dict().items())
         self.verdict.setText(f"{prediction.label} {prediction.confidence:.0%}  ({probs})")
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(start, end) index pairs of the runs of True in `mask`."""
-    padded = np.concatenate([[False], mask, [False]])
-    changes = np.flatnonzero(np.diff(padded.astype(int)))
-    return list(zip(changes[::2], changes[1::2], strict=True))

@@ -123,6 +123,22 @@ def small_disk(tmp_path):
         yield disk
 
 
+@pytest.fixture
+def window(qtbot, tmp_path, virtual_audio):  # the sound server first: PortAudio scans devices when it loads
+    """The app's real main window, shown, with the shipped model loaded (settings in a temporary file)."""
+    from PySide6.QtCore import QSettings
+
+    from gui.app import create_window
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    w = create_window(settings=settings)
+    qtbot.addWidget(w)
+    assert w.isVisible()
+    assert w.model.classifier is None  # the window is up before TensorFlow and the model
+    qtbot.waitUntil(lambda: w.model.classifier is not None, timeout=60_000)
+    return w
+
+
 @pytest.fixture(scope="session")
 def virtual_audio(tmp_path_factory):
     """The running virtual device (see `VirtualAudio`). Started before sounddevice is first imported (PortAudio

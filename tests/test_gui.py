@@ -11,17 +11,6 @@ from PySide6.QtGui import QDropEvent
 from gui.app import create_window
 
 
-@pytest.fixture
-def window(qtbot, tmp_path, virtual_audio):  # the sound server first: PortAudio scans devices when it loads
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-    w = create_window(settings=settings)
-    qtbot.addWidget(w)
-    assert w.isVisible()
-    assert w.model.classifier is None  # the window is up before TensorFlow and the model
-    qtbot.waitUntil(lambda: w.model.classifier is not None, timeout=60_000)
-    return w
-
-
 def drop(window, paths):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
