@@ -109,7 +109,7 @@ def live_memory(minutes: float) -> dict:
                 stderr=(runtime / "app.err").open("w"),
             ),
             "musicspeech live (headless)": subprocess.Popen(
-                [sys.executable, "-m", "musicspeech", "live", "--format", "json", "--duration", str(seconds + 30)],
+                [sys.executable, "-X", "faulthandler", "-m", "musicspeech", "live", "--format", "json"],
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.PIPE,
@@ -133,7 +133,13 @@ def live_memory(minutes: float) -> dict:
         procs["the app, Live tab shown"].terminate()
         headless = procs["musicspeech live (headless)"]
         headless.send_signal(signal.SIGINT)  # as Ctrl+C: it prints the last segment and stops
-        out, _ = headless.communicate(timeout=30)
+        try:
+            out, _ = headless.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            headless.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+            headless.wait()
+            said = _tail(runtime / "live.err", 80)
+            raise RuntimeError("the headless loop did not stop on Ctrl+C:\n" + said) from None
         changes = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
         player.kill()
     finally:

@@ -9,8 +9,6 @@ the bundle's own network.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -71,18 +69,9 @@ def export(bundle: ModelBundle, out_dir: Path, stem: str) -> dict[str, Path]:
         "preprocessing": out_dir / f"{stem}.preprocessing.json",
     }
     write_bytes(paths["keras"], keras_bytes(bundle.model, paths["keras"]))
-    write_bytes(paths["tflite"], tflite_bytes(bundle))
+    write_bytes(paths["tflite"], bundle.tflite)
     write_text(paths["preprocessing"], json.dumps(preprocessing(bundle), indent=2))
     return paths
-
-
-def tflite_bytes(bundle: ModelBundle) -> bytes:
-    tmp = Path(tempfile.mkdtemp(prefix="musicspeech-export-"))
-    try:
-        bundle.model.export(tmp / "saved_model", format="tf_saved_model", verbose=False)
-        return tf.lite.TFLiteConverter.from_saved_model(str(tmp / "saved_model")).convert()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def parity(bundle: ModelBundle, paths: dict[str, Path], windows: np.ndarray) -> dict[str, float]:

@@ -1,7 +1,8 @@
 """A classifier over a model bundle: waveforms or files in, `Prediction`s out.
 
 Every signal is cut into the bundle's windows (`core.features`), the windows of many files are batched
-into one call of a compiled forward pass, and the clip verdict is the mean of its window probabilities.
+into one call of the network (its TensorFlow Lite flatbuffer, run by LiteRT: `core.runtime`; no TensorFlow),
+and the clip verdict is the mean of its window probabilities.
 Many files go through a pipeline (`Classifier.classify_files`): decoding, cutting windows and the network
 overlap on their own threads, and a long file is cut in pieces while it decodes.
 """
@@ -17,14 +18,18 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.audio import Waveform, load_audio
+from core.bundle import BundleFile, read_bundle
 from core.errors import AudioError, Cancelled
 from core.features import waveform_windows, window_count, window_range
-from core.model import ModelBundle
-from core.tf_runtime import tf
+from core.runtime import Network
+
+if TYPE_CHECKING:
+    from core.model import ModelBundle
 
 log = logging.getLogger(__name__)
 
@@ -96,32 +101,32 @@ class FileResult:
 
 
 class Classifier:
-    """Classifies waveforms and files with one loaded bundle (the network is built once)."""
+    """Classifies waveforms and files with one model: a bundle read from its file (`core.bundle`), or one just
+    trained (`core.model.ModelBundle`). Either gives its labels, features and TensorFlow Lite network."""
 
-    def __init__(self, bundle: ModelBundle):
+    def __init__(self, bundle: BundleFile | ModelBundle):
         self.bundle = bundle
         self.spec = bundle.features
         self.labels = bundle.labels
-        frames, bins = self.spec.window_shape
-        model = bundle.model
-        self._forward = tf.function(
-            lambda x: model(x, training=False),
-            reduce_retracing=True,
-            input_signature=[tf.TensorSpec([None, frames, bins], tf.float32)],
-        )
+        name = bundle.path.name if bundle.path else "the trained model"
+        self.network = Network(bundle.tflite, self.spec.window_shape, len(self.labels), name)
 
     @classmethod
     def from_path(cls, path: str | os.PathLike) -> Classifier:
-        return cls(ModelBundle.load(path))
+        """The model in a `.msmodel` file. Only a file of format 1 (no TensorFlow Lite network inside) needs
+        TensorFlow, to convert its network once."""
+        bundle = read_bundle(path)
+        if bundle.tflite is None:
+            from core.model import ModelBundle
+
+            return cls(ModelBundle.load(path))
+        return cls(bundle)
 
     def window_probabilities(self, feats: np.ndarray) -> np.ndarray:
         """(n, frames, bins) feature windows -> (n, n_classes) probabilities, in batches."""
         if len(feats) == 0:
             return np.empty((0, len(self.labels)), dtype=np.float32)
-        out = [
-            self._forward(np.ascontiguousarray(feats[a : a + BATCH_WINDOWS])).numpy()
-            for a in range(0, len(feats), BATCH_WINDOWS)
-        ]
+        out = [self.network(feats[a : a + BATCH_WINDOWS]) for a in range(0, len(feats), BATCH_WINDOWS)]
         return np.concatenate(out) if len(out) > 1 else out[0]
 
     def classify(self, waveform: Waveform) -> Prediction:

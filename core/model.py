@@ -1,9 +1,11 @@
-"""The network and the model bundle.
+"""The network and the model bundle, with TensorFlow: for training, saving and exports.
 
 `build_model` makes the seed's CNN (the TensorFlow "simple audio" recipe) from a small `ModelConfig`.
-A `ModelBundle` is the network plus everything needed to use it (labels, `FeatureSpec`, settings, data
-summary, metrics, versions) in one `.msmodel` file: a zip holding `bundle.json` and `model.keras`.
-Saving is atomic; loading validates everything and keeps Keras `safe_mode` on, so no code in a model file runs.
+A `ModelBundle` is the Keras network plus everything needed to use it (labels, `FeatureSpec`, settings, data
+summary, metrics, versions) in one `.msmodel` file (`core.bundle` says what it holds, and reads it without
+TensorFlow for classifying). Saving is atomic and writes the network twice: `model.keras`, and `model.tflite`,
+converted here, which the classifier runs. Loading validates everything and keeps Keras `safe_mode` on, so no
+code in a model file runs.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import hashlib
 import json
 import os
 import platform
+import re
+import shutil
 import tempfile
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,14 +27,12 @@ import numpy as np
 
 from core import __version__
 from core.atomic import atomic_path
+from core.bundle import BUNDLE_FORMAT, BUNDLE_VERSION, describe, one_line, read_bundle
 from core.errors import ModelError, SaveError, save_problem
 from core.features import FeatureSpec
+from core.quiet import filtered_stderr
 from core.recipes import ModelConfig
 from core.tf_runtime import keras, tf
-
-BUNDLE_FORMAT = "musicspeech-model"
-BUNDLE_VERSION = 1
-MODEL_SUFFIX = ".msmodel"
 
 
 def build_model(
@@ -73,11 +74,19 @@ class ModelBundle:
     config: ModelConfig
     info: dict[str, Any] = field(default_factory=dict)  # training settings, data summary, metrics, ...
     path: Path | None = None
+    _tflite: bytes | None = field(default=None, repr=False)
+
+    @property
+    def tflite(self) -> bytes:
+        """The network as a TensorFlow Lite flatbuffer (converted once, on first use: a few seconds)."""
+        if self._tflite is None:
+            self._tflite = tflite_bytes(self.model)
+        return self._tflite
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the bundle atomically: the previous file stays intact if anything fails."""
         path = Path(path)
-        weights = keras_bytes(self.model, path)
+        weights, flatbuffer = keras_bytes(self.model, path), self.tflite
         meta = {
             "format": BUNDLE_FORMAT,
             "format_version": BUNDLE_VERSION,
@@ -87,42 +96,37 @@ class ModelBundle:
             "info": self.info,
             "saved": {"at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), **versions()},
             "model_sha256": hashlib.sha256(weights).hexdigest(),
+            "tflite_sha256": hashlib.sha256(flatbuffer).hexdigest(),
         }
         with atomic_path(path) as tmp_path, zipfile.ZipFile(tmp_path, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("bundle.json", json.dumps(meta, indent=2, default=_json_default))
             zf.writestr("model.keras", weights, compress_type=zipfile.ZIP_STORED)
+            zf.writestr("model.tflite", flatbuffer)
         self.path = path
         return path
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ModelBundle:
-        """Load and validate a bundle; anything wrong raises `ModelError` with one readable line."""
-        path = Path(path)
-        meta, weights = read_bundle_file(path)
-        labels = tuple(meta["labels"])
-        try:
-            spec = FeatureSpec.from_dict(meta["features"])
-            config = ModelConfig.from_dict(meta.get("model_config", {}))
-        except (TypeError, ValueError) as e:
-            raise ModelError(f"{path.name}: invalid settings in the model file ({e})") from None
+        """Load and validate a bundle with its Keras network; anything wrong raises `ModelError` with one line."""
+        file = read_bundle(path)
+        path, spec, labels = file.path, file.features, file.labels
         with tempfile.TemporaryDirectory() as tmp:
             keras_path = Path(tmp) / "model.keras"
-            keras_path.write_bytes(weights)
+            keras_path.write_bytes(file.keras)
             try:
                 model = keras.saving.load_model(keras_path, compile=False, safe_mode=True)
             except Exception as e:  # Keras raises many types for a bad file; all mean the same to a user
-                raise ModelError(f"{path.name}: the network inside cannot be loaded ({_one_line(e)})") from None
+                raise ModelError(f"{path.name}: the network inside cannot be loaded ({one_line(e)})") from None
         expected_in = (None, *spec.window_shape)
         if tuple(model.input_shape) != expected_in or model.output_shape[-1] != len(labels):
             raise ModelError(
                 f"{path.name}: the network's shape {model.input_shape} -> {model.output_shape} "
                 f"does not match its settings {expected_in} -> {len(labels)} classes"
             )
-        return cls(model=model, labels=labels, features=spec, config=config, info=meta.get("info", {}), path=path)
+        return cls(model, labels, spec, file.config, file.info, path, file.tflite)
 
     def describe(self) -> str:
-        name = self.path.name if self.path else "unsaved model"
-        return f"{name} ({'/'.join(self.labels)}, {self.features.kind}, {self.features.window_s:g} s windows)"
+        return describe(self.path, self.labels, self.features)
 
 
 def keras_bytes(model: keras.Model, target: Path) -> bytes:
@@ -137,39 +141,22 @@ def keras_bytes(model: keras.Model, target: Path) -> bytes:
         raise SaveError(target, f"the temporary folder {tempfile.gettempdir()}: {save_problem(e)}") from e
 
 
-def read_bundle_file(path: Path) -> tuple[dict[str, Any], bytes]:
-    """Read and check the bundle's zip and metadata, without TensorFlow."""
-    if not path.is_file():
-        raise ModelError(f"{path}: no such model file")
+def tflite_bytes(model: keras.Model) -> bytes:
+    """The Keras network converted to a TensorFlow Lite flatbuffer (through a SavedModel in a temporary folder)."""
+    tmp = Path(tempfile.mkdtemp(prefix="musicspeech-convert-"))
     try:
-        with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())
-            if not {"bundle.json", "model.keras"} <= names:
-                raise ModelError(f"{path.name}: not a musicspeech model (bundle.json or model.keras missing)")
-            meta = json.loads(zf.read("bundle.json"))
-            weights = zf.read("model.keras")
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as e:
-        raise ModelError(f"{path.name}: not a musicspeech model, or the file is damaged ({e})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ModelError(f"{path.name}: the model's settings are damaged (bundle.json is not valid JSON)") from None
-    except (OSError, zlib.error) as e:
-        raise ModelError(f"{path.name}: the model file is damaged ({_one_line(e)})") from None
-    if not isinstance(meta, dict) or meta.get("format") != BUNDLE_FORMAT:
-        raise ModelError(f"{path.name}: not a musicspeech model")
-    if meta.get("format_version") != BUNDLE_VERSION:
-        raise ModelError(
-            f"{path.name}: model format version {meta.get('format_version')} is not supported "
-            f"by this app (it reads version {BUNDLE_VERSION}); update the app or retrain"
-        )
-    if hashlib.sha256(weights).hexdigest() != meta.get("model_sha256"):
-        raise ModelError(
-            f"{path.name}: the network inside was changed after the model was saved "
-            "(checksum mismatch); refusing to load it"
-        )
-    labels = meta.get("labels")
-    if not (isinstance(labels, list) and len(labels) >= 2 and all(isinstance(x, str) for x in labels)):
-        raise ModelError(f"{path.name}: the model's class labels are missing or invalid")
-    return meta, weights
+        with filtered_stderr(_CONVERTER_NOISE):
+            model.export(tmp / "saved_model", format="tf_saved_model", verbose=False)
+            return tf.lite.TFLiteConverter.from_saved_model(str(tmp / "saved_model")).convert()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+_CONVERTER_NOISE = re.compile(
+    r"^W0000 |^I0000 |^WARNING: All log messages before absl|tf_tfl_flatbuffer_helpers|Ignored output_format|"
+    r"Ignored drop_control_dependency|Reading SavedModel|Reading meta graph|SavedModel|Restoring SavedModel|"
+    r"loader\.cc|fingerprinting|Running initialization op"
+)
 
 
 def versions() -> dict[str, str]:
@@ -180,11 +167,6 @@ def versions() -> dict[str, str]:
         "keras": keras.__version__,
         "numpy": np.__version__,
     }
-
-
-def _one_line(e: BaseException) -> str:
-    lines = str(e).strip().splitlines()
-    return (lines[0] if lines else type(e).__name__)[:200]
 
 
 def _json_default(value: Any) -> Any:

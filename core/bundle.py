@@ -1,0 +1,114 @@
+"""The `.msmodel` file, read without TensorFlow: what classifying needs from a model.
+
+A bundle is a zip of `bundle.json` (labels, `FeatureSpec`, model config, training settings, data summary,
+metrics, versions, and the SHA-256 of each network file), `model.keras` (the network for Keras: training,
+exports) and, from format 2 on, `model.tflite` (the same network as a TensorFlow Lite flatbuffer, which
+`core.runtime` runs with no TensorFlow). `core.model.ModelBundle` writes it; this module only reads and checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import ModelError
+from core.features import FeatureSpec
+from core.recipes import ModelConfig
+
+BUNDLE_FORMAT = "musicspeech-model"
+BUNDLE_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: no model.tflite (converted with TensorFlow when the model is loaded)
+MODEL_SUFFIX = ".msmodel"
+
+
+@dataclass(frozen=True)
+class BundleFile:
+    """A bundle's settings and network files, checked: every name and checksum as `bundle.json` says."""
+
+    path: Path
+    meta: dict[str, Any]
+    keras: bytes
+    tflite: bytes | None  # None in format 1
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.meta["labels"])
+
+    @property
+    def features(self) -> FeatureSpec:
+        return _settings(self.path, lambda: FeatureSpec.from_dict(self.meta["features"]))
+
+    @property
+    def config(self) -> ModelConfig:
+        return _settings(self.path, lambda: ModelConfig.from_dict(self.meta.get("model_config", {})))
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return self.meta.get("info", {})
+
+    def describe(self) -> str:
+        return describe(self.path, self.labels, self.features)
+
+
+def describe(path: Path | None, labels: tuple[str, ...], spec: FeatureSpec) -> str:
+    name = path.name if path else "unsaved model"
+    return f"{name} ({'/'.join(labels)}, {spec.kind}, {spec.window_s:g} s windows)"
+
+
+def read_bundle(path: str | Path) -> BundleFile:
+    """Read and check a bundle; anything wrong raises `ModelError` with one readable line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: no such model file")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            if not {"bundle.json", "model.keras"} <= names:
+                raise ModelError(f"{path.name}: not a musicspeech model (bundle.json or model.keras missing)")
+            meta = json.loads(zf.read("bundle.json"))
+            keras = zf.read("model.keras")
+            tflite = zf.read("model.tflite") if "model.tflite" in names else None
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as e:
+        raise ModelError(f"{path.name}: not a musicspeech model, or the file is damaged ({e})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ModelError(f"{path.name}: the model's settings are damaged (bundle.json is not valid JSON)") from None
+    except (OSError, zlib.error) as e:
+        raise ModelError(f"{path.name}: the model file is damaged ({one_line(e)})") from None
+    if not isinstance(meta, dict) or meta.get("format") != BUNDLE_FORMAT:
+        raise ModelError(f"{path.name}: not a musicspeech model")
+    version = meta.get("format_version")
+    if version not in READABLE_VERSIONS:
+        raise ModelError(
+            f"{path.name}: model format version {version} is not supported by this app (it reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}); update the app or retrain"
+        )
+    if hashlib.sha256(keras).hexdigest() != meta.get("model_sha256") or (
+        version >= 2 and (tflite is None or hashlib.sha256(tflite).hexdigest() != meta.get("tflite_sha256"))
+    ):
+        raise ModelError(
+            f"{path.name}: the network inside was changed after the model was saved "
+            "(checksum mismatch); refusing to load it"
+        )
+    labels = meta.get("labels")
+    if not (isinstance(labels, list) and len(labels) >= 2 and all(isinstance(x, str) for x in labels)):
+        raise ModelError(f"{path.name}: the model's class labels are missing or invalid")
+    bundle = BundleFile(path, meta, keras, tflite if version >= 2 else None)
+    bundle.features, bundle.config  # noqa: B018  (settings that do not parse are refused here, not later)
+    return bundle
+
+
+def one_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return (lines[0] if lines else type(e).__name__)[:200]
+
+
+def _settings(path: Path, make):
+    try:
+        return make()
+    except (TypeError, ValueError, KeyError) as e:
+        raise ModelError(f"{path.name}: invalid settings in the model file ({e})") from None
