@@ -132,7 +132,7 @@ def live_memory(minutes: float) -> dict:
             samples[name].append((time.monotonic() - start, rss_mb(proc.pid)))
         procs["the app, Live tab shown"].terminate()
         headless = procs["musicspeech live (headless)"]
-        headless.send_signal(signal.SIGINT)  # as Ctrl+C: it prints the last segment and stops
+        headless.send_signal(signal.SIGTERM)  # as a service manager stops it: the last segment is printed
         try:
             out, _ = headless.communicate(timeout=30)
         except subprocess.TimeoutExpired:

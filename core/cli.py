@@ -417,6 +417,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         flush=True,
     )
     end = time.monotonic() + args.duration if args.duration else float("inf")
+    _stop_on_signals()
     try:
         while time.monotonic() < end:
             time.sleep(min(0.1, max(0.0, end - time.monotonic())))
@@ -425,6 +426,19 @@ def cmd_live(args: argparse.Namespace) -> int:
     finally:
         session.stop()
     return 1 if session.log_error else 0  # the log stopped early (said when it happened)
+
+
+def _stop_on_signals() -> None:
+    """Ctrl+C, and the SIGTERM a service manager sends, end a live session the same way: the last segment is
+    printed and the log closed. (A command started in the background by a shell inherits SIGINT ignored.)"""
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, stop)
 
 
 def _console_live_listener(fmt: str):

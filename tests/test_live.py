@@ -261,6 +261,38 @@ def test_the_live_command_prints_one_json_line_per_verdict_change(virtual_audio,
     assert [r["label"] for r in csv.DictReader(log.open())] == [s["label"] for s in segments]
 
 
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT ignored by the parent"])
+def test_the_live_command_stops_cleanly_on_sigterm_and_on_ctrl_c(virtual_audio, speech, tmp_path, how):
+    """A service manager's SIGTERM, and Ctrl+C even when the command was started in the background by a shell
+    (which starts it with SIGINT ignored), end it as Ctrl+C in a terminal does: the last segment is printed."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "musicspeech", "live", "--format", "json"],
+        cwd=REPO,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if how != "SIGTERM" else None,
+    )
+    first = proc.stderr.readline()
+    assert first.startswith("listening to default"), first + proc.stderr.read()
+    virtual_audio.play(speech[: 3 * RATE]).wait()
+    proc.send_signal(signal.SIGTERM if how == "SIGTERM" else signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    segments = [json.loads(line) for line in out.splitlines()]
+    assert segments and segments[-1]["end_s"] > 2.0  # the segment still open when it stopped
+    assert "Traceback" not in err
+
+
 def test_the_live_command_lists_devices_and_refuses_an_unknown_one(virtual_audio):
     import os
     import subprocess
