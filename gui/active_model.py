@@ -1,5 +1,6 @@
-"""The model the app classifies with: loaded in the background (TensorFlow with it), swapped when the user
-picks another one. Tabs ask `classifier` (None while loading) and listen to `changed`."""
+"""The model the app classifies with: loaded in the background (read and checked, its network handed to LiteRT;
+no TensorFlow), swapped when the user picks another one. Tabs ask `classifier` (None while loading) and listen
+to `changed`."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ class ActiveModel(QObject):
 
         def work(ctx):
             from core.errors import MusicSpeechError
-            from core.inference import Classifier  # imports TensorFlow: never on the GUI thread
+            from core.inference import Classifier  # LiteRT, and the file read: not on the GUI thread
 
             try:
                 return Classifier.from_path(path), path, None

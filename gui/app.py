@@ -1,4 +1,4 @@
-"""Start the desktop app: the window first, then TensorFlow and the model in the background."""
+"""Start the desktop app: the window first, then the model in the background."""
 
 from __future__ import annotations
 
