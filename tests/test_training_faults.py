@@ -45,8 +45,9 @@ def run_and_cancel(tab, qtbot, when):
 
 
 def test_cancel_at_any_moment_or_a_failure_inside_a_run_keeps_the_app_usable_and_the_model(
-    window, qtbot, tmp_path, speech_clip
+    window, qtbot, tmp_path, speech_clip, monkeypatch
 ):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no features cached by earlier tests: every stage
     tab = window.train_tab
     before = active(window)
     data = link_subset(tmp_path / "data")
