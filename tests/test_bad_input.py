@@ -253,7 +253,8 @@ def test_the_corpus_dropped_on_the_classify_tab_fills_every_row(
     latin1 = next(c for c in listed if readable(c.name) != c.name)
     assert tab.table.item(rows[latin1.path], 0).text() == "Chanson d'\ufffdt\ufffd (latin-1 name).wav"
     assert messages[-1] == f"classified {len(listed)} files"
-    tab.export(tmp_path / "results.json", "JSON with segments (*.json)")  # every name, in a file people can read
+    task = tab.export(tmp_path / "results.json", "JSON with segments (*.json)")  # every name, in a readable file
+    qtbot.waitUntil(lambda: not task.running, timeout=30_000)  # exports are written on a worker
     exported = json.loads((tmp_path / "results.json").read_text())
     assert sorted(row["path"] for row in exported) == sorted(str(c.path) for c in listed)
     assert crashes.dialog() is None and errors_logged(caplog) == []
