@@ -9,14 +9,14 @@ the bundle's own network.
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from core.atomic import write_bytes, write_text
 from core.model import ModelBundle, keras_bytes
-from core.tf_runtime import keras, tf
+from core.runtime import Network
+from core.tf_runtime import keras
 
 
 def preprocessing(bundle: ModelBundle) -> dict:
@@ -79,16 +79,8 @@ def parity(bundle: ModelBundle, paths: dict[str, Path], windows: np.ndarray) -> 
     reference = bundle.model.predict(windows, batch_size=256, verbose=0)
     reloaded = keras.saving.load_model(paths["keras"], compile=False, safe_mode=True)
     keras_probs = reloaded.predict(windows, batch_size=256, verbose=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tf.lite.Interpreter announces its move to the ai-edge-litert package
-        interpreter = tf.lite.Interpreter(model_path=str(paths["tflite"]))
-    inp = interpreter.get_input_details()[0]
-    out = interpreter.get_output_details()[0]
-    interpreter.resize_tensor_input(inp["index"], [len(windows), *windows.shape[1:]])
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(inp["index"], np.ascontiguousarray(windows, dtype=np.float32))
-    interpreter.invoke()
-    tflite_probs = interpreter.get_tensor(out["index"])
+    network = Network(paths["tflite"].read_bytes(), windows.shape[1:], reference.shape[-1], paths["tflite"].name)
+    tflite_probs = network(windows)  # the exported file, run as the app runs it
     return {
         "keras": float(np.max(np.abs(keras_probs - reference))),
         "tflite": float(np.max(np.abs(tflite_probs - reference))),
