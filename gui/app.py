@@ -8,19 +8,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")  # pyqtgraph would prefer PyQt6 if it were installed
+from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
+from PySide6.QtGui import QGuiApplication, QIcon
+from PySide6.QtWidgets import QApplication
 
-import pyqtgraph as pg  # noqa: E402
-from PySide6.QtCore import QEvent, QObject, QSettings, QTimer  # noqa: E402
-from PySide6.QtGui import QGuiApplication, QIcon, QPalette  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
-from core.paths import resources_dir, shipped_model_path  # noqa: E402
-from gui.active_model import ActiveModel  # noqa: E402
-from gui.crash_handler import CrashHandler, setup_logging  # noqa: E402
-from gui.main_thread_gc import collect_on_the_gui_thread  # noqa: E402
-from gui.main_window import MainWindow  # noqa: E402
-from gui.tasks import finish_saves  # noqa: E402
+from core.paths import resources_dir, shipped_model_path
+from gui.active_model import ActiveModel
+from gui.crash_handler import CrashHandler, setup_logging
+from gui.main_thread_gc import collect_on_the_gui_thread
+from gui.main_window import MainWindow
+from gui.tasks import finish_saves
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +30,11 @@ def model_to_load(settings: QSettings) -> Path:
     return shipped_model_path()
 
 
-def follow_palette() -> None:
-    """Charts in the system's light or dark colours rather than pyqtgraph's fixed black."""
-    palette = QApplication.palette()
-    pg.setConfigOptions(
-        background=palette.color(QPalette.Base), foreground=palette.color(QPalette.Text), antialias=True
-    )
-
-
 def create_window(paths: Sequence[str] = (), settings: QSettings | None = None) -> MainWindow:
-    """The main window, shown, with the model loading in the background and `paths` opened."""
+    """The main window, shown, with the model loading in the background and `paths` opened. The window is on
+    screen before the charts' library (pyqtgraph) is even imported: the tabs with charts are built just after
+    its first paint (gui.main_window)."""
     collect_on_the_gui_thread()  # before any worker starts: Qt objects must never be freed on a worker
-    follow_palette()
     model = ActiveModel()
     window = MainWindow(model, settings)
     model.setParent(window)

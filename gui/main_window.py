@@ -1,25 +1,44 @@
-"""The main window: the tabs, drag and drop anywhere, menus and shortcuts, the status line."""
+"""The main window: the tabs, drag and drop anywhere, menus and shortcuts, the status line.
+
+The window is shown with the Classify tab only; the tabs with charts (Train, Inspect, Live) and pyqtgraph,
+which they need and which takes longer to import than Qt itself, are built one per event-loop turn just after
+the window is first painted, or at once when something needs one (`window.inspect_tab` builds it)."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtCore import QEvent, QSettings, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QPalette
+from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from core import __version__
 from gui.active_model import ActiveModel
 from gui.audio_devices import AudioDevices
 from gui.classify_tab import ClassifyTab
-from gui.inspect_tab import InspectTab
-from gui.live_tab import LiveTab
-from gui.train_tab import TrainTab
+
+if TYPE_CHECKING:
+    from gui.inspect_tab import InspectTab
+    from gui.live_tab import LiveTab
+    from gui.train_tab import TrainTab
 
 log = logging.getLogger(__name__)
 
 RECENT_FILES = 8
+TABS = {"train": "&Train", "inspect": "&Inspect", "classify": "&Classify", "live": "&Live"}
+"""The tabs in their order, with their titles."""
+
+
+def follow_palette() -> None:
+    """Charts in the system's light or dark colours rather than pyqtgraph's fixed black."""
+    import pyqtgraph as pg
+
+    palette = QApplication.palette()
+    pg.setConfigOptions(
+        background=palette.color(QPalette.Base), foreground=palette.color(QPalette.Text), antialias=True
+    )
 
 
 class MainWindow(QMainWindow):
@@ -31,17 +50,15 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
 
         self.devices = AudioDevices(self.settings, self)
-        self.train_tab = TrainTab(model, self.settings)
-        self.inspect_tab = InspectTab(model, self.devices)
         self.classify_tab = ClassifyTab(model)
-        self.live_tab = LiveTab(model, self.devices, self.settings)
+        self._built: dict[str, QWidget] = {"classify": self.classify_tab}
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.train_tab, "&Train")
-        self.tabs.addTab(self.inspect_tab, "&Inspect")
-        self.tabs.addTab(self.classify_tab, "&Classify")
-        self.tabs.addTab(self.live_tab, "&Live")
+        for key, title in TABS.items():
+            self.tabs.addTab(self._built.get(key) or QWidget(), title)  # an empty page until the tab is built
         self.tabs.setCurrentWidget(self.classify_tab)
+        self.tabs.currentChanged.connect(lambda index: self._tab(list(TABS)[index]))
         self.setCentralWidget(self.tabs)
+        self.installEventFilter(self)  # the first paint starts building the other tabs
 
         self.model_label = QLabel("loading model…")
         self.model_message: QMessageBox | None = None
@@ -50,11 +67,8 @@ class MainWindow(QMainWindow):
         model.loading.connect(lambda name: self.model_label.setText(f"loading model {name}…"))
         model.changed.connect(self._model_changed)
         model.failed.connect(self._model_failed)
-        for tab in (self.train_tab, self.inspect_tab, self.classify_tab, self.live_tab):
-            tab.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.classify_tab.status.connect(self._show_status)
         self.classify_tab.open_in_inspect.connect(self.open_in_inspect)
-        self.inspect_tab.opened.connect(self._remember_recent)
-        self.train_tab.open_in_inspect.connect(self.open_in_inspect)
         self._menus()
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
@@ -64,6 +78,67 @@ class MainWindow(QMainWindow):
         if not self.settings.isWritable():
             problem = self.settings_problem() or f"cannot save {self.settings.fileName()}"
             self.statusBar().showMessage(f"settings will not be kept: {problem}", 15000)
+
+    # tabs --------------------------------------------------------------------------------------------------
+    @property
+    def train_tab(self) -> TrainTab:
+        return self._tab("train")
+
+    @property
+    def inspect_tab(self) -> InspectTab:
+        return self._tab("inspect")
+
+    @property
+    def live_tab(self) -> LiveTab:
+        return self._tab("live")
+
+    def build_tabs(self) -> None:
+        """Build the tabs not built yet, one per event-loop turn, so that the window answers in between."""
+        missing = [key for key in TABS if key not in self._built]
+        if missing:
+            self._tab(missing[0])
+            QTimer.singleShot(0, self.build_tabs)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+        if watched is self and event.type() == QEvent.Paint:
+            self.removeEventFilter(self)
+            QTimer.singleShot(0, self.build_tabs)
+        return False
+
+    def _tab(self, key: str) -> QWidget:
+        """The tab `key`, built now if it is not yet, in the place of its empty page."""
+        tab = self._built.get(key)
+        if tab is not None:
+            return tab
+        follow_palette()  # before the first chart
+        if key == "train":
+            from gui.train_tab import TrainTab
+
+            tab = TrainTab(self.model, self.settings)
+            tab.open_in_inspect.connect(self.open_in_inspect)
+        elif key == "inspect":
+            from gui.inspect_tab import InspectTab
+
+            tab = InspectTab(self.model, self.devices)
+            tab.opened.connect(self._remember_recent)
+        else:
+            from gui.live_tab import LiveTab
+
+            tab = LiveTab(self.model, self.devices, self.settings)
+        tab.status.connect(self._show_status)
+        self._built[key] = tab
+        index, current = list(TABS).index(key), self.tabs.currentIndex()
+        page = self.tabs.widget(index)
+        self.tabs.blockSignals(True)
+        self.tabs.removeTab(index)
+        self.tabs.insertTab(index, tab, TABS[key])
+        self.tabs.setCurrentIndex(current)
+        self.tabs.blockSignals(False)
+        page.deleteLater()
+        return tab
+
+    def _show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
 
     # settings ----------------------------------------------------------------------------------------------
     def settings_problem(self) -> str | None:
@@ -200,7 +275,8 @@ class MainWindow(QMainWindow):
         if not paths:
             return
         event.acceptProposedAction()
-        if self.tabs.currentWidget() is self.inspect_tab and len(paths) == 1 and paths[0].is_file():
+        inspecting = self.tabs.currentWidget() is self._built.get("inspect")
+        if inspecting and len(paths) == 1 and paths[0].is_file():
             self.inspect_tab.open(paths[0])
         else:
             self.tabs.setCurrentWidget(self.classify_tab)
@@ -244,9 +320,13 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.save_settings()
+        built = self._built
         self.classify_tab.cancel()
-        self.train_tab.cancel()
-        self.inspect_tab.stop()
-        self.inspect_tab.stop_recording()
-        self.live_tab.stop()
+        if "train" in built:
+            built["train"].cancel()
+        if "inspect" in built:
+            built["inspect"].stop()
+            built["inspect"].stop_recording()
+        if "live" in built:
+            built["live"].stop()
         super().closeEvent(event)

@@ -139,6 +139,15 @@ def window(qtbot, tmp_path, virtual_audio):  # the sound server first: PortAudio
     return w
 
 
+@pytest.fixture(autouse=True)
+def sound_server_before_any_window(request):
+    """Every test with widgets gets the virtual device first: a window loads PortAudio, which scans the devices
+    as it loads (run first, tests/test_model_faults_gui.py loaded it with no sound server, and a later Live tab
+    found no input device)."""
+    if "qtbot" in request.fixturenames:
+        request.getfixturevalue("virtual_audio")
+
+
 @pytest.fixture(scope="session")
 def virtual_audio(tmp_path_factory):
     """The running virtual device (see `VirtualAudio`). Started before sounddevice is first imported (PortAudio

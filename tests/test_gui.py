@@ -2,6 +2,8 @@
 
 import csv
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -9,6 +11,8 @@ from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from gui.app import create_window
+
+from .conftest import REPO
 
 
 def drop(window, paths):
@@ -24,6 +28,49 @@ def column(table, col):
 
 def test_the_window_shows_which_model_is_active(window):
     assert "musicspeech.msmodel" in window.model_label.text()
+
+
+FIRST_WINDOW = """
+import sys
+from PySide6.QtWidgets import QApplication
+from gui.app import create_window
+app = QApplication([])
+window = create_window([])
+print("charts at first show:", "pyqtgraph" in sys.modules)
+print("tab shown:", type(window.tabs.currentWidget()).__name__)
+from gui.inspect_tab import InspectTab
+from gui.live_tab import LiveTab
+from gui.train_tab import TrainTab
+pages = lambda: [window.tabs.widget(i) for i in range(window.tabs.count())]
+while not all(any(isinstance(p, kind) for p in pages()) for kind in (TrainTab, InspectTab, LiveTab)):
+    app.processEvents()
+print("tabs after the first paint:", [type(p).__name__ for p in pages()])
+print("still shown:", type(window.tabs.currentWidget()).__name__, window.inspect_tab is window.tabs.widget(1))
+"""
+
+
+def test_the_window_shows_before_the_charts_library_loads_and_the_chart_tabs_follow(tmp_path):
+    # A fresh process: this one imported the chart tabs long ago.
+    env = {"XDG_CONFIG_HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"}
+    code = f"import sys; sys.path.insert(0, {str(REPO)!r})" + FIRST_WINDOW
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "charts at first show: False",
+        "tab shown: ClassifyTab",
+        "tabs after the first paint: ['TrainTab', 'InspectTab', 'ClassifyTab', 'LiveTab']",
+        "still shown: ClassifyTab True",
+    ]
+
+
+def test_a_chart_tab_is_built_when_it_is_chosen_before_its_turn(qtbot, tmp_path, virtual_audio):
+    window = create_window([], QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
+    qtbot.addWidget(window)
+    window.tabs.setCurrentIndex(3)  # before the event loop ran: the Live tab was not built yet
+    assert type(window.tabs.currentWidget()).__name__ == "LiveTab"
+    assert window.tabs.currentWidget() is window.live_tab
+    qtbot.waitUntil(lambda: "TrainTab" in type(window.tabs.widget(0)).__name__)
+    assert window.tabs.currentIndex() == 3
 
 
 def test_dropped_files_and_folders_fill_the_table_with_verdicts(
