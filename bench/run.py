@@ -1,6 +1,6 @@
 """Every benchmark in one run, printed as markdown (the body of docs/BENCHMARKS.md). Start it with ./bench/run.sh.
 
-    ./bench/run.sh                  # full: about half an hour on 2 cores
+    ./bench/run.sh                  # full: about 90 minutes on 2 cores
     ./bench/run.sh --quick          # a minute or two: every script in its quick mode (tests/test_bench.py)
     ./bench/run.sh --out FILE       # also write what it prints to FILE
     ./bench/run.sh --only startup   # some of them (names below)
