@@ -61,5 +61,5 @@ def files_json(results: Sequence[FileResult]) -> str:
 def audacity_labels(prediction: Prediction) -> str:
     """An Audacity label track (File > Import > Labels): start, end and label of each segment, tab-separated."""
     return "".join(
-        f"{s.start_s:.3f}\t{s.end_s:.3f}\t{s.label} ({s.probabilities[s.label]:.0%})\n" for s in prediction.segments
+        f"{s.start_s:.3f}\t{s.end_s:.3f}\t{s.label} ({s.confidence:.0%})\n" for s in prediction.segments
     )
