@@ -8,21 +8,25 @@ import json
 from collections.abc import Sequence
 
 from core.inference import FileResult, Prediction
+from core.verdict import verdict_labels
 
 
 def csv_header(labels: Sequence[str]) -> list[str]:
-    return ["path", "label", "confidence", *[f"p_{label}" for label in labels], "duration_s", "error"]
+    shares = [f"share_{label}" for label in verdict_labels(labels)]
+    return ["path", "label", "confidence", *[f"p_{label}" for label in labels], *shares, "duration_s", "error"]
 
 
 def csv_row(result: FileResult, labels: Sequence[str]) -> list[str]:
     p = result.prediction
     if p is None:
-        return [str(result.path), "", "", *[""] * len(labels), "", result.error or ""]
+        return [str(result.path), "", "", *[""] * (len(labels) + len(verdict_labels(labels))), "", result.error or ""]
+    shares = p.shares
     return [
         str(result.path),
         p.label,
         f"{p.confidence:.4f}",
         *[f"{x:.4f}" for x in p.probabilities],
+        *[f"{shares.get(label, 0.0):.4f}" for label in verdict_labels(labels)],
         f"{p.duration_s:.3f}",
         "",
     ]
@@ -60,6 +64,4 @@ def files_json(results: Sequence[FileResult]) -> str:
 
 def audacity_labels(prediction: Prediction) -> str:
     """An Audacity label track (File > Import > Labels): start, end and label of each segment, tab-separated."""
-    return "".join(
-        f"{s.start_s:.3f}\t{s.end_s:.3f}\t{s.label} ({s.confidence:.0%})\n" for s in prediction.segments
-    )
+    return "".join(f"{s.start_s:.3f}\t{s.end_s:.3f}\t{s.label} ({s.confidence:.0%})\n" for s in prediction.segments)

@@ -342,9 +342,14 @@ def train(
     batches = math.ceil(len(x_train) / settings.batch_size)
     validation = _Validation(labels, val_clips_loaded, x_val, y_val, val_owner) if len(x_val) else None
     monitor = _Monitor(listener, cancel, settings.epochs, batches, settings.patience, validation)
+    weights = None
+    if settings.balance_classes:
+        counts = np.bincount(y_train, minlength=len(labels)).astype(np.float64)
+        weights = {i: float(len(y_train) / (len(labels) * n)) for i, n in enumerate(counts) if n}
     model.fit(
         x_train,
         y_train,
+        class_weight=weights,
         epochs=settings.epochs,
         batch_size=settings.batch_size,
         shuffle=True,
