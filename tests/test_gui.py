@@ -392,7 +392,7 @@ def test_the_live_tab_follows_the_microphone_and_keeps_the_last_seconds(window, 
     live.log_box.setChecked(True)
     live.start_button.click()
     qtbot.waitUntil(lambda: live.session is not None, timeout=10_000)
-    assert live.start_button.text() == "S&top"
+    assert live.start_button.text() == "&Stop listening"
     qtbot.waitUntil(lambda: live.latest is not None, timeout=10_000)
     virtual_audio.play(np.concatenate([load(GTZAN_SPEECH / "female.wav", 6), load(GTZAN_MUSIC / "hendrix.wav", 6)]))
     qtbot.waitUntil(lambda: live.verdict.text() == "SPEECH", timeout=15_000)
