@@ -239,9 +239,8 @@ class InspectTab(QWidget):
         self.uncertain_shade.setZValue(-1)
         self.uncertain_shade.setToolTip("shaded: uncertain stretches (both music and speech, or neither)")
         self.band_plot = self._plot(3, TimeViewBox())  # the segments, like a label track
-        self.band_plot.setLabel("left", "segments")
         self.band_plot.setLabel("bottom", "time (m:ss)")
-        self.band_plot.getAxis("left").setTicks([[]])
+        self.band_plot.getAxis("left").setTicks([[(0.5, "segments")]])  # as a name: a label would not fit
         self.band_plot.setYRange(0, 1, padding=0)
         self.band_plot.setMaximumHeight(80)
         self.band_bars: pg.BarGraphItem | None = None

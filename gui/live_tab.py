@@ -152,13 +152,15 @@ class LiveTab(QWidget):
         self.timeline_plot.setLabel("bottom", "time ago (m:ss)")
         self.timeline_plot.setLabel("left", "p(speech)")
         self.timeline_plot.setXRange(-TIMELINE_MIN_S, 0, padding=0)
-        self.timeline_plot.setYRange(-0.2, 1.0, padding=0)
+        self.timeline_plot.setYRange(-0.2, 1.05, padding=0)  # room for the top label
         self.timeline_plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
         self.timeline_plot.setMouseEnabled(x=False, y=False)
         self.timeline_plot.hideButtons()
         self.timeline_curve = self.timeline_plot.plot(pen=pg.mkPen((80, 80, 80), width=1))
         self.timeline_strip = pg.ImageItem(axisOrder="row-major")
         self.timeline_plot.addItem(self.timeline_strip)
+        for plot in (self.spec_plot, self.timeline_plot):
+            plot.getAxis("left").setWidth(64)  # the two time axes start at one place
         self.spec_view = _with_placeholder(self.spec_plot, "The microphone's spectrogram shows here while listening")
         self.timeline_view = _with_placeholder(
             self.timeline_plot, "The verdicts of the last minutes show here while listening"
