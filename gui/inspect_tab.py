@@ -204,7 +204,7 @@ class InspectTab(QWidget):
         self.readout = QLabel("")
         self.readout.setAccessibleName("Position")
         self.readout.setToolTip("playhead / length")
-        self.verdict = QLabel("Open a file, or drop one here")
+        self.verdict = QLabel("")  # the placeholder says what to do until a clip is open
         self.verdict.setAccessibleName("Prediction")
         font = self.verdict.font()
         font.setPointSize(font.pointSize() + 6)
@@ -241,6 +241,7 @@ class InspectTab(QWidget):
         self.band_plot = self._plot(3, TimeViewBox())  # the segments, like a label track
         self.band_plot.setLabel("bottom", "time (m:ss)")
         self.band_plot.getAxis("left").setTicks([[(0.5, "segments")]])  # as a name: a label would not fit
+        self.band_plot.getAxis("left").setStyle(tickLength=0)
         self.band_plot.setYRange(0, 1, padding=0)
         self.band_plot.setMaximumHeight(80)
         self.band_bars: pg.BarGraphItem | None = None
@@ -377,7 +378,7 @@ class InspectTab(QWidget):
     def _rescale(self) -> None:
         """The spectrogram at the other scale, from the clip already read: the file is not read again, the
         playback goes on, the zoom stays."""
-        current, name, spec = self.current, self.shown_name, self.display_spec()
+        current, spec = self.current, self.display_spec()
         if current is None:
             return  # a clip being read is drawn at the scale chosen when it arrives
         if self.redraw_task is not None and self.redraw_task.running:
@@ -387,11 +388,12 @@ class InspectTab(QWidget):
             return spectrogram_db(current.waveform.samples, spec)
 
         def done(result) -> None:
-            if self.current is not current or name != self.shown_name or spec != self.display_spec():
+            shown = self.current
+            if shown is None or shown.waveform is not current.waveform or spec != self.display_spec():
                 return  # another clip, or another scale, meanwhile
             db, frames_per_column = result
             column_s = frames_per_column * spec.frame_step / spec.rate_hz
-            self.current = replace(current, spectrogram_db=db, column_s=column_s, spec=spec)
+            self.current = replace(shown, spectrogram_db=db, column_s=column_s, spec=spec)  # its prediction kept
             self._show_spectrogram(self.current, keep_view=True)
 
         self.redraw_task = run_task(work, on_result=done, on_error=self.status.emit, owner=self)

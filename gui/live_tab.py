@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -256,6 +257,7 @@ class LiveTab(QWidget):
             button = QPushButton(_mnemonic(f"Add as {label}", len("Add as "), taken))
             button.setToolTip(f"Save the last seconds into the training folder, under {label}/ (after Stop too)")
             button.clicked.connect(lambda _=False, x=label: self.add_to_folder(x))
+            button.setEnabled(self.session is not None or self.last_session is not None)  # something heard
             self.add_row.addWidget(button)
             self.add_buttons.append(button)
         colours = self._colours(classifier.labels)
@@ -589,6 +591,7 @@ def describe_clip(clip) -> tuple[str, str | None]:
 def _with_placeholder(plot: QWidget, text: str) -> QStackedWidget:
     """`plot` behind a line of text until it has something to show (no meaningless axes in an empty plot)."""
     label = QLabel(text)
+    label.setFrameShape(QFrame.StyledPanel)
     label.setAlignment(Qt.AlignCenter)
     label.setWordWrap(True)
     stack = QStackedWidget()

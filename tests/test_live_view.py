@@ -26,6 +26,7 @@ def live(window):
 
 
 def test_empty_plots_show_a_placeholder_not_meaningless_axes(live, qtbot):
+    assert not live.save_button.isEnabled() and not any(b.isEnabled() for b in live.add_buttons)  # nothing heard
     for view in (live.spec_view, live.timeline_view):
         assert view.currentIndex() == 0 and view.currentWidget().isVisible() and view.currentWidget().text()
     assert not live.spec_plot.isVisible() and not live.timeline_plot.isVisible()
