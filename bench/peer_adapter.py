@@ -85,6 +85,7 @@ def yamnet():
     inp = interpreter.get_input_details()[0]["index"]
     out = interpreter.get_output_details()[0]["index"]
     patch, hop = 15600, 7680
+    shape = interpreter.get_input_details()[0]["shape"]
 
     def run(path: str) -> float:
         x = read_16k(path)
@@ -92,7 +93,7 @@ def yamnet():
             x = np.pad(x, (0, patch - len(x)))
         ratios = []
         for a in range(0, len(x) - patch + 1, hop):
-            interpreter.set_tensor(inp, x[a : a + patch].astype(np.float32))
+            interpreter.set_tensor(inp, x[a : a + patch].astype(np.float32).reshape(shape))
             interpreter.invoke()
             scores = interpreter.get_tensor(out).reshape(-1)
             ratios.append(scores[0] / max(scores[0] + scores[132], 1e-9))

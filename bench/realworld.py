@@ -28,11 +28,17 @@ PEERS = {"silero": "Silero VAD", "yamnet": "YAMNet", "ina": "inaSpeechSegmenter"
 FRAME_S = 0.1
 
 
-def dev_files(pool: Path, out: Path, quick: bool) -> list[dict]:
-    """Every labelled file: our dev sets, the shared devset, GTZAN's held-out fold."""
+def dev_files(pool: Path, out: Path, quick: bool, reuse: bool = False) -> list[dict]:
+    """Every labelled file: our dev sets (built, or with `reuse` read from `out` when built there before), the
+    shared devset, GTZAN's held-out fold."""
     from devsets import build
 
-    rows = [dict(r, path=str(out / r["path"])) for r in build(pool, out, quick=quick)]
+    if reuse and (out / "manifest.csv").is_file():
+        with (out / "manifest.csv").open() as f:
+            built = list(csv.DictReader(f))
+    else:
+        built = build(pool, out, quick=quick)
+    rows = [dict(r, path=str(out / r["path"])) for r in built]
     devset = ensure_devset()
     with (devset / "labels.csv").open() as f:
         shared = list(csv.DictReader(f))
@@ -102,7 +108,7 @@ def main(argv=None) -> int:
     classifier = Classifier.from_path(model)
     temp = tempfile.TemporaryDirectory(prefix="musicspeech-devsets-")
     out = args.keep or Path(temp.name)
-    rows = dev_files(args.pool, out, args.quick)
+    rows = dev_files(args.pool, out, args.quick, reuse=bool(args.keep))
     clips = [r for r in rows if r["category"] != "programmes"]
     programmes = [r for r in rows if r["category"] == "programmes"]
     paths = [r["path"] for r in rows]
@@ -117,7 +123,12 @@ def main(argv=None) -> int:
     peer_segments: dict[str, dict] = {}
     if not args.no_peers and PEERS_PYTHON.exists():
         for name in PEERS:
-            got = run_peer(name, paths)
+            cached = out / f".peer-{name}.json"  # with --keep: the peers' verdicts on the same files, once
+            got = json.loads(cached.read_text()) if args.keep and cached.is_file() else None
+            if got is None or [f["path"] for f in got["files"]] != paths:
+                got = run_peer(name, paths)
+                if args.keep:
+                    cached.write_text(json.dumps(got))
             systems[PEERS[name]] = {f["path"]: f.get("label") for f in got["files"]}
             if name == "ina":
                 peer_segments = {f["path"]: f.get("segments") for f in got["files"]}
