@@ -5,9 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from core.inference import FileResult, Prediction
+if TYPE_CHECKING:  # for the annotations only: the window imports this module before the model's libraries
+    from core.inference import FileResult, Prediction
 
 
 def csv_header(labels: Sequence[str]) -> list[str]:
@@ -48,7 +52,7 @@ def segments_csv(results: Sequence[FileResult], labels: Sequence[str]) -> str:
                     f"{s.start_s:.3f}",
                     f"{s.end_s:.3f}",
                     s.label,
-                    *[f"{s.probabilities[label]:.4f}" for label in labels],
+                    *[_probability(s.probabilities, label) for label in labels],
                 ]
             )
     return out.getvalue()
@@ -61,5 +65,68 @@ def files_json(results: Sequence[FileResult]) -> str:
 def audacity_labels(prediction: Prediction) -> str:
     """An Audacity label track (File > Import > Labels): start, end and label of each segment, tab-separated."""
     return "".join(
-        f"{s.start_s:.3f}\t{s.end_s:.3f}\t{s.label} ({s.probabilities[s.label]:.0%})\n" for s in prediction.segments
+        f"{s.start_s:.3f}\t{s.end_s:.3f}\t{_label_text(s.label, s.probabilities)}\n" for s in prediction.segments
     )
+
+
+def _label_text(label: str, probabilities: dict[str, float]) -> str:
+    """ "music (93%)"; a label the model does not give a probability for (silence: an energy gate) stands alone."""
+    p = probabilities.get(label)
+    return label if p is None else f"{label} ({p:.0%})"
+
+
+def _probability(probabilities: dict[str, float], label: str) -> str:
+    p = probabilities.get(label)
+    return "" if p is None else f"{p:.4f}"
+
+
+SHARE_LABELS = ("speech", "music", "silence")
+
+
+def label_shares(prediction: Prediction, labels: Sequence[str] = SHARE_LABELS) -> dict[str, float]:
+    """The share of the file's duration (0..1) under each label, from its segments: the sum of their lengths per
+    label over the duration. Labels without a segment get 0; labels not asked for are left out."""
+    shares = dict.fromkeys(labels, 0.0)
+    if prediction.duration_s <= 0:
+        return shares
+    for s in prediction.segments:
+        if s.label in shares:
+            shares[s.label] += max(0.0, s.end_s - s.start_s) / prediction.duration_s
+    return {label: min(1.0, share) for label, share in shares.items()}
+
+
+def audacity_label_paths(audio_paths: Sequence[Path], chosen: Path) -> list[Path]:
+    """Where each audio file's Audacity label track goes, for the name chosen in the save dialog: one file gets
+    exactly that name (as .txt); several get `<chosen stem>-<audio stem>.txt` beside it, with as many of the
+    audio file's parent folders as it takes to tell same-named files apart (`labels-a-beep.txt`,
+    `labels-b-beep.txt`), and a number if nothing else does. No two results ever get the same file."""
+    chosen = chosen.with_suffix(".txt")  # "results.csv" kept from another choice of format: results.txt
+    if len(audio_paths) == 1:
+        return [chosen]
+    base = chosen.name[: -len(".txt")]
+
+    def name(path: Path, depth: int) -> str:
+        folders = path.parent.parts[1:] if path.anchor else path.parent.parts  # without "/" or "C:\\"
+        return "-".join([base, *folders[len(folders) - depth :], path.stem] if depth else [base, path.stem])
+
+    depth = [0] * len(audio_paths)
+    while True:  # give the files that share a name one more parent folder, until no two share one
+        names = [name(p, d).casefold() for p, d in zip(audio_paths, depth, strict=True)]
+        counts = Counter(names)
+        grown = False
+        for i, p in enumerate(audio_paths):
+            if counts[names[i]] > 1 and depth[i] < len(p.parent.parts) - (1 if p.anchor else 0):
+                depth[i] += 1
+                grown = True
+        if not grown:
+            break
+    out, taken = [], set()
+    for p, d in zip(audio_paths, depth, strict=True):
+        stem, n = name(p, d), 1
+        candidate = stem
+        while candidate.casefold() in taken:  # the same file twice, or names that differ in case only
+            n += 1
+            candidate = f"{stem} ({n})"
+        taken.add(candidate.casefold())
+        out.append(chosen.with_name(f"{candidate}.txt"))
+    return out
