@@ -31,6 +31,7 @@ from core.live import SILENCE, LiveListener, LiveSettings
 from gui.active_model import ActiveModel
 from gui.audio_devices import AudioDevices
 from gui.tasks import run_task
+from gui.widgets import WINDOW_MNEMONICS, with_mnemonic
 
 SPECTROGRAM_S = 10.0  # seconds of spectrogram on screen
 TIMELINE_S = 300.0  # seconds of verdicts on the timeline
@@ -217,8 +218,9 @@ class LiveTab(QWidget):
             self.add_row.removeWidget(button)
             button.deleteLater()
         self.add_buttons = []
+        taken = set(WINDOW_MNEMONICS) | {"s"}  # and Start listening's
         for label in classifier.labels:
-            button = QPushButton(f"Add as {label}")
+            button = QPushButton(with_mnemonic(f"Add as {label}", taken, start=len("Add as ")))  # &music, s&peech
             button.setToolTip(f"Save the last seconds into the training folder, under {label}/")
             button.clicked.connect(lambda _=False, x=label: self.add_to_folder(x))
             self.add_row.addWidget(button)
