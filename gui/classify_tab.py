@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QStyle,
     QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -67,9 +68,10 @@ class SegmentStrip(QStyledItemDelegate):
         if not segments:
             super().paint(painter, option, index)
             return
-        style = option.widget.style() if option.widget else QApplication.style()
+        option = QStyleOptionViewItem(option)
         self.initStyleOption(option, index)
         option.text = ""
+        style = option.widget.style() if option.widget else QApplication.style()
         style.drawControl(QStyle.CE_ItemViewItem, option, painter, option.widget)  # background, selection
         area = QRectF(option.rect.adjusted(4, 5, -4, -5))
         painter.save()
@@ -87,9 +89,13 @@ class SegmentStrip(QStyledItemDelegate):
 class _ElideMiddle(QStyledItemDelegate):
     """Long folder paths keep their start and their end: "/home/me/…/speech/take 2"."""
 
-    def initStyleOption(self, option, index) -> None:  # noqa: N802 (Qt's name)
-        super().initStyleOption(option, index)
-        option.textElideMode = Qt.ElideMiddle
+    def paint(self, painter, option, index) -> None:
+        option = QStyleOptionViewItem(option)
+        self.initStyleOption(option, index)
+        margin = 2 * (option.widget.style().pixelMetric(QStyle.PM_FocusFrameHMargin) + 1) if option.widget else 6
+        option.text = option.fontMetrics.elidedText(option.text, Qt.ElideMiddle, option.rect.width() - margin)
+        style = option.widget.style() if option.widget else QApplication.style()
+        style.drawControl(QStyle.CE_ItemViewItem, option, painter, option.widget)
 
 
 class ClassifyTab(QWidget):
@@ -110,6 +116,7 @@ class ClassifyTab(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.Interactive)
         header.setStretchLastSection(True)  # the status: an error line gets what is left, its whole text on hover
+        header.setSectionResizeMode(FOLDER, QHeaderView.Stretch)  # and the folder as much again
         header.setMinimumSectionSize(40)
         metrics = self.fontMetrics()
         for col, sample in (
@@ -231,7 +238,7 @@ class ClassifyTab(QWidget):
             work,
             on_partial=self._show,
             on_progress=lambda d, t, _: self.progress.setValue(int(d)),
-            on_result=lambda n: self._finished(f"classified {n} files"),
+            on_result=lambda n: self._finished(f"classified {n} file{'s' if n != 1 else ''}"),
             on_error=lambda m: self._finished(f"classification stopped: {m}", batch),
             on_cancelled=lambda: self._finished("classification cancelled", batch),
             owner=self,

@@ -38,10 +38,10 @@ TFDS = "tfds"
 RUN_COLUMNS = ["run", "recipe", "epochs", "batch", "learning rate", "window", "clip acc.", "window acc.", "s"]
 CLIP_COLUMNS = ["File", "True", "Verdict", "Confidence"]
 KEPT_RUNS = 50  # runs kept in the settings for the runs table
-PENS = {  # the chart's curves: colour, width, symbol
-    "training": ("#4a90d9", 1, None),
-    "validation windows": ("#e67e22", 2, "o"),
-    "validation clips": ("#27ae60", 2, "s"),
+PENS = {  # the chart's curves: colour and width
+    "training": ("#4a90d9", 1),
+    "validation windows": ("#e67e22", 2),
+    "validation clips": ("#27ae60", 2),
 }
 
 
@@ -126,12 +126,10 @@ class TrainTab(QWidget):
             plot.setLabel("bottom", "epoch")
         self.curves = {
             "loss": self.loss_plot.plot(pen=_pen("training")),
-            "val_loss": self.loss_plot.plot(pen=_pen("validation windows"), symbol="o"),
+            "val_loss": self.loss_plot.plot(pen=_pen("validation windows"), **_symbol("validation windows", "o")),
             "accuracy": self.acc_plot.plot(pen=_pen("training")),
-            "val_accuracy": self.acc_plot.plot(pen=_pen("validation windows"), symbol="o"),
-            "val_clip_accuracy": self.acc_plot.plot(
-                pen=_pen("validation clips"), symbol="s", symbolBrush=PENS["validation clips"][0]
-            ),
+            "val_accuracy": self.acc_plot.plot(pen=_pen("validation windows"), **_symbol("validation windows", "o")),
+            "val_clip_accuracy": self.acc_plot.plot(pen=_pen("validation clips"), **_symbol("validation clips", "s")),
         }
         self.points: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in self.curves}
         self.legend = QLabel(_legend_html(earlier=False))  # below the chart: never over the curves
@@ -144,6 +142,8 @@ class TrainTab(QWidget):
         self.confusion.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.confusion.verticalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.confusion.setSizePolicy(QSizePolicy.Maximum, QSizePolicy.Maximum)  # as big as its cells, no more
+        self.confusion.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.confusion.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.confusion.cellClicked.connect(self._show_cell)
         self.confusion.cellActivated.connect(self._show_cell)  # Enter on a cell, for the keyboard
         self.cell_clips = QTableWidget(0, len(CLIP_COLUMNS))
@@ -202,8 +202,8 @@ class TrainTab(QWidget):
         evaluation = QHBoxLayout()
         evaluation.setContentsMargins(0, 0, 0, 0)
         evaluation.addWidget(self.confusion, 0, Qt.AlignTop)
-        evaluation.addWidget(self.cell_clips, 2)
-        evaluation.addWidget(self.runs_table, 3)
+        evaluation.addWidget(self.cell_clips, 3)
+        evaluation.addWidget(self.runs_table, 2)
         bottom_layout = QVBoxLayout()
         bottom_layout.setContentsMargins(0, 0, 0, 0)
         bottom_layout.addWidget(self.evaluation_label)
@@ -290,7 +290,7 @@ class TrainTab(QWidget):
             ys.clear()
         self._redraw()
         self.confusion.setRowCount(0)
-        self.cell_clips.clear()
+        self.cell_clips.setRowCount(0)  # (clear() would take the column headers too)
         self.evaluation_label.setText("")
         self.save_button.setEnabled(False)
         self.started = time.monotonic()
@@ -623,8 +623,13 @@ def _load_source(source: str, ctx):
 
 
 def _pen(name: str):
-    colour, width, _ = PENS[name]
+    colour, width = PENS[name]
     return pg.mkPen(colour, width=width)
+
+
+def _symbol(name: str, shape: str) -> dict:
+    colour = PENS[name][0]
+    return {"symbol": shape, "symbolBrush": colour, "symbolPen": colour, "symbolSize": 7}
 
 
 def _legend_html(earlier: bool) -> str:
