@@ -356,7 +356,7 @@ def _folder_text(folder: Path) -> str:
     """A folder for the table: under the home folder as ~/…"""
     try:
         return readable(Path("~") / folder.relative_to(Path.home()))
-    except ValueError:
+    except (ValueError, RuntimeError):  # not under home, or no home known
         return readable(folder)
 
 
