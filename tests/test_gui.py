@@ -483,8 +483,8 @@ def test_garbage_is_collected_on_the_gui_thread_only(window, qtbot):
     Cycle()
     kept = []  # the worker's allocations stay alive, so the collector has a reason to run
     run_task(lambda _ctx: [[object()] for _ in range(20_000)], on_result=kept.append, owner=window)
-    qtbot.waitUntil(lambda: bool(freed_on), timeout=10_000)
-    assert freed_on == [True] and kept
+    qtbot.waitUntil(lambda: bool(freed_on) and bool(kept), timeout=10_000)  # either may come first
+    assert freed_on == [True]
 
 
 def test_no_sound_server_gives_clear_messages_and_everything_works_again_when_it_is_back(
