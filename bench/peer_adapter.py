@@ -2,7 +2,8 @@
 
     bench/.peers-venv/bin/python bench/peer_adapter.py PEER FILE_LIST [RUNS]
 
-PEER is ina (inaSpeechSegmenter), silero (Silero VAD), pyaa (pyAudioAnalysis) or webrtc (WebRTC VAD);
+PEER is ina (inaSpeechSegmenter), silero (Silero VAD), yamnet (YAMNet, zero-shot), pyaa (pyAudioAnalysis) or
+webrtc (WebRTC VAD);
 FILE_LIST has one audio path a line. Prints one JSON object: the peer, its version, the seconds it took to load
 (with a first call on the first file), and per file p(speech), the verdict and the seconds each of RUNS passes
 took (decoding, features and model: the whole call).
@@ -43,14 +44,16 @@ def ina():
 
     seg = Segmenter(vad_engine="smn", detect_gender=False, batch_size=1024)
 
-    def run(path: str) -> float:
+    def run(path: str):
         speech = music = 0.0
-        for label, start, end in seg(path):
+        found = seg(path)
+        for label, start, end in found:
             if label == "speech":
                 speech += end - start
             elif label == "music":
                 music += end - start
-        return speech / (speech + music) if speech + music else 0.5
+        p = speech / (speech + music) if speech + music else 0.5
+        return p, [{"label": label, "start_s": float(a), "end_s": float(b)} for label, a, b in found]
 
     return "inaSpeechSegmenter", run
 
@@ -68,6 +71,34 @@ def silero():
         return sum(s["end"] - s["start"] for s in stamps) / max(1, len(x))
 
     return "silero-vad", run
+
+
+def yamnet():
+    """YAMNet (AudioSet, 521 classes), zero-shot, as TensorFlow Lite (../shared/models/yamnet): on patches of
+    0.975 s every 0.48 s, p(speech) = the mean of Speech / (Speech + Music) scores."""
+    import numpy as np
+    import tensorflow as tf
+
+    shared = Path(os.environ.get("MUSICSPEECH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    interpreter = tf.lite.Interpreter(model_path=str(shared / "models" / "yamnet" / "yamnet.tflite"))
+    interpreter.allocate_tensors()
+    inp = interpreter.get_input_details()[0]["index"]
+    out = interpreter.get_output_details()[0]["index"]
+    patch, hop = 15600, 7680
+
+    def run(path: str) -> float:
+        x = read_16k(path)
+        if len(x) < patch:
+            x = np.pad(x, (0, patch - len(x)))
+        ratios = []
+        for a in range(0, len(x) - patch + 1, hop):
+            interpreter.set_tensor(inp, x[a : a + patch].astype(np.float32))
+            interpreter.invoke()
+            scores = interpreter.get_tensor(out).reshape(-1)
+            ratios.append(scores[0] / max(scores[0] + scores[132], 1e-9))
+        return float(np.mean(ratios))
+
+    return "tensorflow-cpu", run
 
 
 def pyaa():
@@ -101,7 +132,7 @@ def webrtc():
     return "webrtcvad-wheels", run
 
 
-PEERS = {"ina": ina, "silero": silero, "pyaa": pyaa, "webrtc": webrtc}
+PEERS = {"ina": ina, "silero": silero, "yamnet": yamnet, "pyaa": pyaa, "webrtc": webrtc}
 """Every peer: verdict speech when p(speech) >= 0.5, else music."""
 
 
@@ -120,8 +151,11 @@ def main(argv: list[str]) -> int:
         for item in files:
             t = time.perf_counter()
             try:
-                p = float(run(item["path"]))
-                item.update(p_speech=p, label="speech" if p >= 0.5 else "music")
+                got = run(item["path"])
+                p, segments = got if isinstance(got, tuple) else (got, None)
+                item.update(p_speech=float(p), label="speech" if p >= 0.5 else "music")
+                if segments is not None:
+                    item["segments"] = segments
             except Exception as e:  # a peer that fails on a file: counted as wrong, shown in the table
                 item["error"] = f"{type(e).__name__}: {e}"[:200]
             item["seconds"].append(time.perf_counter() - t)

@@ -1,11 +1,15 @@
 """Training-time changes to waveforms that a recording chain makes: gain, noise, band limits (telephone,
-radio), room reverberation, 8-bit mu-law codec and time shift. They teach the network to ignore GTZAN's quirks
-(one loudness, clean CD and radio sources). Applied only to training clips; never at inference.
+radio), room reverberation, 8-bit mu-law and lossy codecs (MP3, Opus, Vorbis through ffmpeg), time shift; and
+mixtures: speech over a music bed (still speech), any clip over background noise or ambience. They teach the
+network what speech and music are whatever the recording chain, rather than the quirks of its sources (clean =
+music, noisy = speech). Applied only to training clips; never at inference.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import subprocess
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -19,14 +23,38 @@ class AugmentSettings:
     bandlimit_probability: float = 0.4
     reverb_probability: float = 0.3
     mulaw_probability: float = 0.2
+    bed_probability: float = 0.0  # a speech copy gets a music clip under it (labelled speech)
+    bed_snr_db: tuple[float, float] = (0.0, 20.0)  # speech power over the bed's
+    ambience_probability: float = 0.0  # a copy gets a noise clip (crowd, weather, machines) under it
+    ambience_snr_db: tuple[float, float] = (3.0, 25.0)
+    codec_probability: float = 0.0  # a lossy codec round trip at a low bit rate (needs ffmpeg)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def augment(x: np.ndarray, rate_hz: int, settings: AugmentSettings, rng: np.random.Generator) -> np.ndarray:
-    """One random recording chain applied to mono float32 samples (returns a new array)."""
+@dataclass
+class Beds:
+    """What mixtures are made of: music clips to lay under speech, noise clips to lay under anything."""
+
+    music: Sequence[np.ndarray] = field(default_factory=list)
+    noise: Sequence[np.ndarray] = field(default_factory=list)
+
+
+def augment(
+    x: np.ndarray,
+    rate_hz: int,
+    settings: AugmentSettings,
+    rng: np.random.Generator,
+    label: str = "",
+    beds: Beds | None = None,
+) -> np.ndarray:
+    """One random recording chain applied to mono float32 samples of a clip labelled `label` (a new array)."""
     y = np.roll(x, int(rng.integers(0, rate_hz)))  # time shift: windows fall elsewhere in the clip
+    if beds and beds.music and label == "speech" and rng.random() < settings.bed_probability:
+        y = mix(y, _pick(beds.music, len(y), rng), float(rng.uniform(*settings.bed_snr_db)))
+    if beds and beds.noise and label != "noise" and rng.random() < settings.ambience_probability:
+        y = mix(y, _pick(beds.noise, len(y), rng), float(rng.uniform(*settings.ambience_snr_db)))
     if rng.random() < settings.bandlimit_probability:
         y = bandlimit(y, rate_hz, rng)
     if rng.random() < settings.reverb_probability:
@@ -35,8 +63,66 @@ def augment(x: np.ndarray, rate_hz: int, settings: AugmentSettings, rng: np.rand
         y = add_noise(y, float(rng.uniform(*settings.snr_db)), rng)
     if rng.random() < settings.mulaw_probability:
         y = mulaw_8bit(y)
+    if rng.random() < settings.codec_probability:
+        y = lossy_codec(y, rate_hz, rng)
     y = y * np.float32(10 ** (rng.uniform(*settings.gain_db) / 20))
     return y.astype(np.float32, copy=False)
+
+
+def mix(x: np.ndarray, bed: np.ndarray, snr_db: float) -> np.ndarray:
+    """`x` with `bed` under it, `snr_db` quieter (mean power); the mixture keeps `x`'s loudest level."""
+    px = float(np.mean(x.astype(np.float64) ** 2))
+    pb = float(np.mean(bed.astype(np.float64) ** 2))
+    if px < 1e-10 or pb < 1e-10:
+        return x
+    y = x + bed * np.float32(np.sqrt(px / pb / 10 ** (snr_db / 10)))
+    peak = float(np.max(np.abs(y))) or 1.0
+    return (y * min(1.0, 0.99 / peak)).astype(np.float32)
+
+
+def _pick(clips: Sequence[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
+    """`n` samples from a random clip at a random offset, looped when the clip is shorter."""
+    clip = clips[int(rng.integers(len(clips)))]
+    if len(clip) == 0:
+        return np.zeros(n, np.float32)
+    reps = -(-n // len(clip)) + 1
+    start = int(rng.integers(len(clip)))
+    return np.tile(clip, reps)[start : start + n]
+
+
+_CODECS = (  # (ffmpeg encoder arguments, container): low bit rates, as streams, podcasts and games use
+    (["-c:a", "libmp3lame", "-b:a", "32k"], "mp3"),
+    (["-c:a", "libopus", "-b:a", "12k"], "ogg"),
+    (["-c:a", "libvorbis", "-q:a", "0"], "ogg"),
+    (["-c:a", "libmp3lame", "-b:a", "64k"], "mp3"),
+)
+
+
+def lossy_codec(x: np.ndarray, rate_hz: int, rng: np.random.Generator) -> np.ndarray:
+    """A round trip through a lossy codec (ffmpeg); the samples unchanged if ffmpeg is missing or fails."""
+    args, container = _CODECS[int(rng.integers(len(_CODECS)))]
+    raw = ["-f", "f32le", "-ar", str(rate_hz), "-ac", "1"]
+    try:
+        encoded = subprocess.run(
+            ["ffmpeg", "-nostdin", "-loglevel", "error", *raw, "-i", "-", *args, "-f", container, "-"],
+            input=np.ascontiguousarray(x, np.float32).tobytes(),
+            capture_output=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        decoded = subprocess.run(
+            ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", "-", *raw, "-"],
+            input=encoded,
+            capture_output=True,
+            check=True,
+            timeout=60,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return x
+    y = np.frombuffer(decoded, np.float32)
+    out = np.zeros(len(x), np.float32)
+    out[: min(len(x), len(y))] = y[: len(x)]
+    return out
 
 
 def bandlimit(x: np.ndarray, rate_hz: int, rng: np.random.Generator) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 Every signal is cut into the bundle's windows (`core.features`), the windows of many files are batched
 into one call of the network (its TensorFlow Lite flatbuffer, run by LiteRT: `core.runtime`; no TensorFlow),
-and the clip verdict is the mean of its window probabilities.
+and the verdict policy (`core.verdict`: silence gate, Viterbi smoothing) turns the window probabilities and
+levels into the clip's label and its segments of music, speech and silence.
 Many files go through a pipeline (`Classifier.classify_files`): decoding, cutting windows and the network
 overlap on their own threads, and a long file is cut in pieces while it decodes.
 """
@@ -25,8 +26,9 @@ import numpy as np
 from core.audio import Waveform, load_audio
 from core.bundle import BundleFile, read_bundle
 from core.errors import AudioError, Cancelled
-from core.features import waveform_windows, window_count, window_range
+from core.features import waveform_windows, window_count, window_levels_dbfs, window_range
 from core.runtime import Network
+from core.verdict import FILE_POLICY, VerdictPolicy, clip_verdict, verdict_labels, window_states
 
 if TYPE_CHECKING:
     from core.model import ModelBundle
@@ -36,15 +38,19 @@ log = logging.getLogger(__name__)
 BATCH_WINDOWS = 128  # windows per call of the network: as fast per window as 1024, a quarter of the memory of 512
 CHUNK_WINDOWS = 128  # windows cut from the samples at once (64 s of audio; 3 MB of log-mel windows)
 PIECES_AHEAD = 4  # pieces of one file cut and waiting for the network, at most
-SMOOTHING_WINDOWS = 3  # moving average over window probabilities before segments are cut
 
 
 @dataclass(frozen=True)
 class Segment:
     start_s: float
     end_s: float
-    label: str
-    probabilities: dict[str, float]
+    label: str  # a model label (music, speech) or silence
+    probabilities: dict[str, float]  # the model's, mean over the segment's windows
+
+    @property
+    def confidence(self) -> float:
+        """The segment's label's mean probability (1 for silence: a level, not a guess)."""
+        return self.probabilities.get(self.label, 1.0)
 
     def to_dict(self) -> dict:
         return {
@@ -57,32 +63,41 @@ class Segment:
 
 @dataclass(frozen=True)
 class Prediction:
-    """The verdict for one signal: clip probabilities, the per-window timeline and merged segments."""
+    """The verdict for one signal: its label, the model's probabilities, the per-window timeline and segments.
 
-    labels: tuple[str, ...]
-    probabilities: np.ndarray  # (n_classes,), mean of the window probabilities
+    `label` is a model label (music, speech) or silence; `probabilities` are the model's, the mean over the
+    windows that sound (over all of them when none does); `shares` gives each verdict label's part of the
+    duration, from the segments."""
+
+    labels: tuple[str, ...]  # the model's labels
+    label: str
+    confidence: float
+    probabilities: np.ndarray  # (n_classes,)
     window_starts_s: np.ndarray  # (n_windows,)
     window_probabilities: np.ndarray  # (n_windows, n_classes)
+    window_levels_dbfs: np.ndarray  # (n_windows,) mean power of each window
     window_s: float
     duration_s: float
     segments: tuple[Segment, ...]
 
-    @property
-    def label(self) -> str:
-        return self.labels[int(np.argmax(self.probabilities))]
-
-    @property
-    def confidence(self) -> float:
-        return float(np.max(self.probabilities))
-
     def probability_dict(self) -> dict[str, float]:
         return {label: float(p) for label, p in zip(self.labels, self.probabilities, strict=True)}
+
+    @property
+    def shares(self) -> dict[str, float]:
+        """Each verdict label's share of the duration (music, speech, silence)."""
+        out = dict.fromkeys(verdict_labels(self.labels), 0.0)
+        total = sum(s.end_s - s.start_s for s in self.segments)
+        for s in self.segments:
+            out[s.label] = out.get(s.label, 0.0) + (s.end_s - s.start_s) / (total or 1.0)
+        return out
 
     def to_dict(self) -> dict:
         return {
             "label": self.label,
             "confidence": round(self.confidence, 4),
             "probabilities": {k: round(v, 4) for k, v in self.probability_dict().items()},
+            "shares": {k: round(v, 4) for k, v in self.shares.items()},
             "duration_s": round(self.duration_s, 3),
             "segments": [s.to_dict() for s in self.segments],
         }
@@ -104,8 +119,9 @@ class Classifier:
     """Classifies waveforms and files with one model: a bundle read from its file (`core.bundle`), or one just
     trained (`core.model.ModelBundle`). Either gives its labels, features and TensorFlow Lite network."""
 
-    def __init__(self, bundle: BundleFile | ModelBundle):
+    def __init__(self, bundle: BundleFile | ModelBundle, policy: VerdictPolicy = FILE_POLICY):
         self.bundle = bundle
+        self.policy = policy
         self.spec = bundle.features
         self.labels = bundle.labels
         name = bundle.path.name if bundle.path else "the trained model"
@@ -137,12 +153,14 @@ class Classifier:
             feats, starts = waveform_windows(samples, spec)
             if len(feats) == 0:
                 raise AudioError(waveform.source or "audio", "contains no audio samples")
-            return self.prediction(self.window_probabilities(feats), starts, waveform.duration_s)
+            levels = window_levels_dbfs(samples, spec, 0, 1)
+            return self.prediction(self.window_probabilities(feats), starts, waveform.duration_s, levels)
         probs = [
             self.window_probabilities(window_range(samples, spec, a, min(a + CHUNK_WINDOWS, n)))
             for a in range(0, n, CHUNK_WINDOWS)
         ]
-        return self.prediction(np.concatenate(probs), self._starts_s(n), waveform.duration_s)
+        levels = window_levels_dbfs(samples, spec, 0, n)
+        return self.prediction(np.concatenate(probs), self._starts_s(n), waveform.duration_s, levels)
 
     def load(self, path: str | os.PathLike) -> Waveform:
         return load_audio(path, self.spec.rate_hz)
@@ -241,6 +259,7 @@ class Classifier:
             for a in range(handed, n, CHUNK_WINDOWS):
                 hand_over(waveform.samples, a, min(a + CHUNK_WINDOWS, n))
             job.n_windows, job.duration_s = n, waveform.duration_s
+            job.levels = window_levels_dbfs(waveform.samples, spec, 0, n)
         except AudioError as e:
             job.error = str(e)
         except MemoryError:
@@ -268,28 +287,44 @@ class Classifier:
         if job.error is not None:
             return FileResult(job.path, error=job.error)
         probs = np.concatenate(job.probabilities)
-        return FileResult(job.path, prediction=self.prediction(probs, self._starts_s(job.n_windows), job.duration_s))
+        prediction = self.prediction(probs, self._starts_s(job.n_windows), job.duration_s, job.levels)
+        return FileResult(job.path, prediction=prediction)
 
     def _starts_s(self, n_windows: int) -> np.ndarray:
         return np.arange(n_windows, dtype=np.float64) * self.spec.hop_samples / self.spec.rate_hz
 
-    def prediction(self, window_probs: np.ndarray, starts_s: np.ndarray, duration_s: float) -> Prediction:
+    def prediction(
+        self, window_probs: np.ndarray, starts_s: np.ndarray, duration_s: float, levels_dbfs: np.ndarray
+    ) -> Prediction:
+        """The verdict policy over the windows' probabilities and levels."""
         window_probs = np.asarray(window_probs, dtype=np.float32)
+        levels_dbfs = np.asarray(levels_dbfs, dtype=np.float32)
+        path, states = window_states(window_probs, levels_dbfs, self.labels, self.policy)
+        label, confidence, probabilities = clip_verdict(window_probs, levels_dbfs, path, self.labels, self.policy)
         return Prediction(
             labels=self.labels,
-            probabilities=window_probs.mean(axis=0),
+            label=label,
+            confidence=confidence,
+            probabilities=probabilities.astype(np.float32),
             window_starts_s=np.asarray(starts_s),
             window_probabilities=window_probs,
+            window_levels_dbfs=levels_dbfs,
             window_s=self.spec.window_s,
             duration_s=duration_s,
-            segments=segments(window_probs, starts_s, self.spec.window_s, duration_s, self.labels),
+            segments=segments(window_probs, path, states, starts_s, self.spec.window_s, duration_s, self.labels),
         )
 
 
 def segments(
-    window_probs: np.ndarray, starts_s: np.ndarray, window_s: float, duration_s: float, labels: Sequence[str]
+    window_probs: np.ndarray,
+    path: np.ndarray,
+    states: Sequence[str],
+    starts_s: np.ndarray,
+    window_s: float,
+    duration_s: float,
+    labels: Sequence[str],
 ) -> tuple[Segment, ...]:
-    """Merge runs of windows with the same (smoothed) verdict into segments.
+    """Merge runs of windows with the same verdict (`path`: indices into `states`) into segments.
 
     Each window speaks for the time around its centre, half way to its neighbours' centres; the first
     segment starts at 0 and the last ends at the end of the signal.
@@ -297,11 +332,9 @@ def segments(
     n = len(window_probs)
     if n == 0:
         return ()
-    smooth = _moving_average(window_probs, SMOOTHING_WINDOWS)
-    verdicts = np.argmax(smooth, axis=1)
     centres = np.asarray(starts_s) + window_s / 2
     edges = np.minimum(np.concatenate([[0.0], (centres[1:] + centres[:-1]) / 2, [duration_s]]), duration_s)
-    change = np.flatnonzero(np.diff(verdicts)) + 1
+    change = np.flatnonzero(np.diff(path)) + 1
     bounds = np.concatenate([[0], change, [n]])
     out = []
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
@@ -310,20 +343,11 @@ def segments(
             Segment(
                 float(edges[a]),
                 float(edges[b]),
-                labels[int(verdicts[a])],
+                states[int(path[a])],
                 {k: float(v) for k, v in zip(labels, mean, strict=True)},
             )
         )
     return tuple(out)
-
-
-def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
-    if width <= 1 or len(x) < 2:
-        return x
-    pad = width // 2
-    padded = np.pad(x, ((pad, pad), (0, 0)), mode="edge")
-    kernel = np.ones(width, dtype=np.float32) / width
-    return np.stack([np.convolve(padded[:, j], kernel, mode="valid") for j in range(x.shape[1])], axis=1)
 
 
 _END = object()  # after a file's last piece
@@ -342,6 +366,7 @@ class _FileJob:
     probabilities: list[np.ndarray] = field(default_factory=list)
     n_windows: int = 0
     duration_s: float = 0.0
+    levels: np.ndarray | None = None  # each window's level, dBFS
     error: str | None = None
 
 

@@ -30,11 +30,10 @@ from core.audio import Waveform
 from core.devices import DeviceError, Microphone, rescan
 from core.errors import MusicSpeechError, save_error
 from core.features import frame_features, windows
+from core.verdict import FILE_POLICY, NOISE, SILENCE
 
 if TYPE_CHECKING:
     from core.inference import Classifier
-
-SILENCE = "silence"
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ class LiveSettings:
     window_s: float = 1.0
     hop_s: float = 0.1
     switch_margin: float = 0.5
-    silence_dbfs: float = -55.0
+    silence_dbfs: float = FILE_POLICY.silence_dbfs  # the same threshold as for files
     edge_s: float = 0.05  # this much silence at either end of the window: sound starts or ends there
     keep_s: float = 120.0  # rolling buffer for "save the last N seconds"
 
@@ -209,7 +208,7 @@ class LiveAnalyzer:
             held = labels.index(self._label)
             if probs[best] - probs[held] < self.settings.switch_margin:
                 return self._label  # not clearly better yet: no flicker on uncertain audio
-        return labels[best]
+        return SILENCE if labels[best] == NOISE else labels[best]  # noise: neither music nor speech
 
     def _track(self, verdict: Verdict, probs: np.ndarray) -> None:
         if self._segment is None:

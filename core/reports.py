@@ -8,25 +8,27 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # for the annotations only: the window imports this module before the model's libraries
-    from core.inference import FileResult, Prediction
+from core.inference import FileResult, Prediction
+from core.verdict import verdict_labels
 
 
 def csv_header(labels: Sequence[str]) -> list[str]:
-    return ["path", "label", "confidence", *[f"p_{label}" for label in labels], "duration_s", "error"]
+    shares = [f"share_{label}" for label in verdict_labels(labels)]
+    return ["path", "label", "confidence", *[f"p_{label}" for label in labels], *shares, "duration_s", "error"]
 
 
 def csv_row(result: FileResult, labels: Sequence[str]) -> list[str]:
     p = result.prediction
     if p is None:
-        return [str(result.path), "", "", *[""] * len(labels), "", result.error or ""]
+        return [str(result.path), "", "", *[""] * (len(labels) + len(verdict_labels(labels))), "", result.error or ""]
+    shares = p.shares
     return [
         str(result.path),
         p.label,
         f"{p.confidence:.4f}",
         *[f"{x:.4f}" for x in p.probabilities],
+        *[f"{shares.get(label, 0.0):.4f}" for label in verdict_labels(labels)],
         f"{p.duration_s:.3f}",
         "",
     ]
@@ -52,7 +54,7 @@ def segments_csv(results: Sequence[FileResult], labels: Sequence[str]) -> str:
                     f"{s.start_s:.3f}",
                     f"{s.end_s:.3f}",
                     s.label,
-                    *[_probability(s.probabilities, label) for label in labels],
+                    *[f"{s.probabilities[label]:.4f}" for label in labels],
                 ]
             )
     return out.getvalue()
@@ -64,35 +66,7 @@ def files_json(results: Sequence[FileResult]) -> str:
 
 def audacity_labels(prediction: Prediction) -> str:
     """An Audacity label track (File > Import > Labels): start, end and label of each segment, tab-separated."""
-    return "".join(
-        f"{s.start_s:.3f}\t{s.end_s:.3f}\t{_label_text(s.label, s.probabilities)}\n" for s in prediction.segments
-    )
-
-
-def _label_text(label: str, probabilities: dict[str, float]) -> str:
-    """ "music (93%)"; a label the model does not give a probability for (silence: an energy gate) stands alone."""
-    p = probabilities.get(label)
-    return label if p is None else f"{label} ({p:.0%})"
-
-
-def _probability(probabilities: dict[str, float], label: str) -> str:
-    p = probabilities.get(label)
-    return "" if p is None else f"{p:.4f}"
-
-
-SHARE_LABELS = ("speech", "music", "silence")
-
-
-def label_shares(prediction: Prediction, labels: Sequence[str] = SHARE_LABELS) -> dict[str, float]:
-    """The share of the file's duration (0..1) under each label, from its segments: the sum of their lengths per
-    label over the duration. Labels without a segment get 0; labels not asked for are left out."""
-    shares = dict.fromkeys(labels, 0.0)
-    if prediction.duration_s <= 0:
-        return shares
-    for s in prediction.segments:
-        if s.label in shares:
-            shares[s.label] += max(0.0, s.end_s - s.start_s) / prediction.duration_s
-    return {label: min(1.0, share) for label, share in shares.items()}
+    return "".join(f"{s.start_s:.3f}\t{s.end_s:.3f}\t{s.label} ({s.confidence:.0%})\n" for s in prediction.segments)
 
 
 def audacity_label_paths(audio_paths: Sequence[Path], chosen: Path) -> list[Path]:

@@ -8,15 +8,17 @@ confusion matrices and the clips it got wrong.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from core.audio import Waveform
-from core.augment import AugmentSettings, augment
+from core.augment import AugmentSettings, Beds, augment
 from core.datasets import Clip, Dataset, DataSummary, LoadedClip, load_clips, split_train_val, summarize
 from core.errors import Cancelled, DatasetError
 from core.feature_cache import ClipFeatures, FeatureCache
@@ -24,6 +26,7 @@ from core.features import FeatureSpec, frame_features, windows
 from core.model import ModelBundle, build_model
 from core.recipes import TrainSettings
 from core.tf_runtime import keras
+from core.verdict import NOISE
 
 CancelCheck = Callable[[], bool]
 
@@ -130,15 +133,24 @@ class TrainResult:
 def augmented_copies(
     loaded: Sequence[LoadedClip], settings: AugmentSettings, rate_hz: int, seed: int
 ) -> list[LoadedClip]:
-    """`settings.copies` randomly augmented versions of every clip (seeded), labelled as the original."""
-    rng = np.random.default_rng(seed)
-    return [
-        LoadedClip(
-            item.clip, Waveform(augment(item.waveform.samples, rate_hz, settings, rng), rate_hz, item.waveform.source)
-        )
-        for _ in range(settings.copies)
-        for item in loaded
-    ]
+    """`settings.copies` randomly augmented versions of every clip (seeded: each copy has its own generator, so
+    the result does not depend on thread timing), labelled as the original. Mixtures take their beds from the
+    same clips: music clips under speech, `noise` clips under anything."""
+    beds = Beds(
+        music=[x.waveform.samples for x in loaded if x.clip.label == "music"],
+        noise=[x.waveform.samples for x in loaded if x.clip.label == NOISE],
+    )
+
+    def one(job: tuple[int, int]) -> LoadedClip:
+        copy, i = job
+        item = loaded[i]
+        rng = np.random.default_rng([seed, copy, i])
+        samples = augment(item.waveform.samples, rate_hz, settings, rng, item.clip.label, beds)
+        return LoadedClip(item.clip, Waveform(samples, rate_hz, item.waveform.source))
+
+    jobs = [(copy, i) for copy in range(settings.copies) for i in range(len(loaded))]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        return list(pool.map(one, jobs))
 
 
 def clip_features(
@@ -330,9 +342,14 @@ def train(
     batches = math.ceil(len(x_train) / settings.batch_size)
     validation = _Validation(labels, val_clips_loaded, x_val, y_val, val_owner) if len(x_val) else None
     monitor = _Monitor(listener, cancel, settings.epochs, batches, settings.patience, validation)
+    weights = None
+    if settings.balance_classes:
+        counts = np.bincount(y_train, minlength=len(labels)).astype(np.float64)
+        weights = {i: float(len(y_train) / (len(labels) * n)) for i, n in enumerate(counts) if n}
     model.fit(
         x_train,
         y_train,
+        class_weight=weights,
         epochs=settings.epochs,
         batch_size=settings.batch_size,
         shuffle=True,

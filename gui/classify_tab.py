@@ -28,17 +28,17 @@ from PySide6.QtWidgets import (
 from core.atomic import write_text
 from core.datasets import expand_paths
 from core.paths import readable
-from core.reports import SHARE_LABELS, label_shares
 from gui.active_model import ActiveModel
+from gui.label_colors import label_color
 from gui.tasks import run_task
-from gui.widgets import AUDIO_FILTER, LABEL_COLOURS, OTHER_COLOUR, MessageLabel, remember_folder, start_folder
+from gui.widgets import AUDIO_FILTER, MessageLabel, remember_folder, start_folder
 
 if TYPE_CHECKING:
     from core.inference import FileResult
 
 COLUMNS = ["File", "Folder", "Duration", "Verdict", "Confidence", "Speech", "Music", "Silence", "Segments", "Status"]
 FILE, FOLDER, DURATION, VERDICT, CONFIDENCE = range(5)
-SHARES = {label: COLUMNS.index(label.capitalize()) for label in SHARE_LABELS}
+SHARES = {label: COLUMNS.index(label.capitalize()) for label in ("speech", "music", "silence")}
 SEGMENTS, STATUS = COLUMNS.index("Segments"), COLUMNS.index("Status")
 EXPORT_KINDS = (
     "Per file (*.csv)",
@@ -78,9 +78,7 @@ class SegmentStrip(QStyledItemDelegate):
         for start, end, label in segments:
             left = area.left() + start * area.width()
             right = area.left() + end * area.width()
-            painter.fillRect(
-                QRectF(left, area.top(), max(1.0, right - left), area.height()), LABEL_COLOURS.get(label, OTHER_COLOUR)
-            )
+            painter.fillRect(QRectF(left, area.top(), max(1.0, right - left), area.height()), label_color(label))
         painter.setPen(option.palette.color(QPalette.Mid))
         painter.drawRect(area)
         painter.restore()
@@ -272,8 +270,10 @@ class ClassifyTab(QWidget):
             self.table.setItem(row, DURATION, _NumberItem(_duration(p.duration_s), p.duration_s))
             self.table.setItem(row, VERDICT, QTableWidgetItem(p.label))
             self.table.setItem(row, CONFIDENCE, _NumberItem(f"{p.confidence:.0%}", p.confidence))
-            for label, share in label_shares(p).items():
-                self.table.setItem(row, SHARES[label], _NumberItem(f"{share:.0%}", share))
+            shares = p.shares  # each verdict label's part of the file, from its segments
+            for label, col in SHARES.items():
+                share = shares.get(label, 0.0)
+                self.table.setItem(row, col, _NumberItem(f"{share:.0%}", share))
             strip = _NumberItem("", len(p.segments))
             duration = p.duration_s or 1.0
             strip.setData(

@@ -4,13 +4,13 @@ zoom and scroll; playback with a playhead (click or drag to seek); a recording f
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -27,7 +28,9 @@ from core.features import FeatureSpec, frame_features
 from core.paths import readable
 from gui.active_model import ActiveModel
 from gui.audio_devices import AudioDevices
+from gui.label_colors import LABEL_COLORS, label_color
 from gui.tasks import run_task
+from gui.time_axis import TimeAxis, clock
 
 if TYPE_CHECKING:
     from core.inference import Prediction
@@ -40,6 +43,8 @@ PLAYBACK_BUDGET_BYTES = 256 << 20
 the tab analyses (about 20 minutes at 48 kHz, 4 hours at 16 kHz)."""
 LOW_CONFIDENCE = 0.75  # windows whose top probability is below this are marked as uncertain
 ENVELOPE_POINTS = 4000
+BAND_TEXTS = 500  # segments named in the band at most (a segment's colour says it too)
+BAND_TEXT_PIXELS = 60  # a segment narrower than this on screen shows its colour only
 TIMELINE_WIDE_PEN_WINDOWS = 1000  # up to 8 minutes: the p(speech) line 2 pixels wide; beyond, 1 pixel
 SPECTROGRAM_COLUMNS = 3000
 """The spectrogram has at most this many columns (a 30 s clip has 2,998 frames, each its own column); a longer
@@ -103,6 +108,29 @@ def spectrogram_db(x: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, int]:
     return db.astype(np.float32), per_column
 
 
+class TimeViewBox(pg.ViewBox):
+    """Audacity's and Sonic Visualiser's habits: the wheel zooms time only, Ctrl+wheel zooms frequency (on the
+    spectrogram; the other plots keep their height), dragging moves along time only."""
+
+    def __init__(self, zooms_frequency: bool = False):
+        super().__init__()
+        self.zooms_frequency = zooms_frequency
+        self.setMouseEnabled(x=True, y=False)
+
+    def wheelEvent(self, ev, axis=None):  # noqa: N802 (pyqtgraph's name)
+        if not ev.modifiers() & Qt.ControlModifier:
+            super().wheelEvent(ev, axis=0)
+            return
+        if not self.zooms_frequency:
+            ev.ignore()
+            return
+        self.state["mouseEnabled"][1] = True  # for this one zoom: a drag still moves along time only
+        try:
+            super().wheelEvent(ev, axis=1)
+        finally:
+            self.state["mouseEnabled"][1] = False
+
+
 class InspectTab(QWidget):
     status = Signal(str)
     opened = Signal(Path)
@@ -115,7 +143,10 @@ class InspectTab(QWidget):
         self.path: Path | None = None  # the file shown; None for a recording
         self.take: Waveform | None = None  # the recording shown, at the device's rate (what "Save as WAV" writes)
         self.shown_name: Path | None = None  # what the tab shows or is about to show
-        self.task = None
+        self.task = None  # reading a clip
+        self.redraw_task = None  # the spectrogram at another scale
+        self.classify_task = None  # the clip shown, classified by a model that arrived after it was read
+        self.classified_by = None  # the classifier whose prediction is shown
 
         self.recorder = None
         self.record_task = None
@@ -138,10 +169,11 @@ class InspectTab(QWidget):
         self.player = None
         self.play_button = QPushButton("&Play")
         self.play_button.setShortcut("Space")
+        self.play_button.setToolTip("Play or pause (Space)")
         self.play_button.setAccessibleName("Play or pause")
         self.play_button.setEnabled(False)
         self.play_button.clicked.connect(self.toggle_play)
-        self.stop_button = QPushButton("S&top")
+        self.stop_button = QPushButton("&Stop")
         self.stop_button.setEnabled(False)
         self.stop_button.clicked.connect(self.stop)
         self.playhead_timer = QTimer(self)
@@ -149,11 +181,30 @@ class InspectTab(QWidget):
         self.playhead_timer.timeout.connect(self._move_playhead)
         self.open_button = QPushButton("&Open…")
         self.open_button.clicked.connect(self.choose_file)
+        self.fit_button = QPushButton("Fit")
+        self.fit_button.setShortcut("Ctrl+F")
+        self.fit_button.setToolTip(
+            "Show the whole clip, all frequencies (Ctrl+F). Wheel: zoom time; "
+            "Ctrl+wheel: zoom frequency; drag: move along time"
+        )
+        self.fit_button.setEnabled(False)
+        self.fit_button.clicked.connect(self.fit)
         self.scale = QComboBox()
-        self.scale.addItems(["Mel spectrogram", "Linear spectrogram"])
+        self.scale.addItems(["Mel", "Linear"])
+        self.scale.setToolTip("The spectrogram's frequency scale")
         self.scale.setAccessibleName("Spectrogram frequency scale")
-        self.scale.currentIndexChanged.connect(self._redraw)
-        self.verdict = QLabel("Open a file, or drop one here")
+        self.scale.setFocusPolicy(Qt.TabFocus)  # a click does not keep the keyboard: Space still plays
+        self.scale.currentIndexChanged.connect(self._rescale)
+        scale_label = QLabel("Freq&uency:")
+        scale_label.setBuddy(self.scale)
+        self.name_label = QLabel("")
+        self.name_label.setAccessibleName("File")
+        self.name_label.setMinimumWidth(1)  # a long name is cut (the whole path in its tooltip), never widens
+        self.name_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.readout = QLabel("")
+        self.readout.setAccessibleName("Position")
+        self.readout.setToolTip("playhead / length")
+        self.verdict = QLabel("")  # the placeholder says what to do until a clip is open
         self.verdict.setAccessibleName("Prediction")
         font = self.verdict.font()
         font.setPointSize(font.pointSize() + 6)
@@ -162,44 +213,60 @@ class InspectTab(QWidget):
         self.verdict.setMinimumWidth(1)  # a long name or message is cut at the window's edge, never widens the window
 
         self.plots = pg.GraphicsLayoutWidget()
-        self.wave_plot = self.plots.addPlot(row=0, col=0)
+        self.wave_plot = self._plot(0, TimeViewBox())
         self.wave_plot.setLabel("left", "amplitude")
         self.wave_curve_min = self.wave_plot.plot(pen=pg.mkPen("#4a90d9"))
         self.wave_curve_max = self.wave_plot.plot(pen=pg.mkPen("#4a90d9"))
         self.wave_fill = pg.FillBetweenItem(self.wave_curve_min, self.wave_curve_max, brush=pg.mkBrush("#4a90d980"))
         self.wave_plot.addItem(self.wave_fill)
-        self.spec_plot = self.plots.addPlot(row=1, col=0)
+        self.spec_plot = self._plot(1, TimeViewBox(zooms_frequency=True))
         self.spec_plot.setLabel("left", "frequency", units="Hz")
         self.spec_image = pg.ImageItem(axisOrder="row-major")
         self.spec_plot.addItem(self.spec_image)
-        self.colorbar = pg.ColorBarItem(values=(-80, 0), colorMap=pg.colormap.get("viridis"), label="dB")
+        self.colorbar = pg.ColorBarItem(
+            values=(-80, 0), colorMap=pg.colormap.get("viridis"), label="dB", interactive=False
+        )
         self.colorbar.setImageItem(self.spec_image)
         self.plots.addItem(self.colorbar, row=1, col=1)  # its own column, so the plots keep one width
-        self.timeline_plot = self.plots.addPlot(row=2, col=0)
+        self.timeline_plot = self._plot(2, TimeViewBox())
         self.timeline_plot.setLabel("left", "p(speech)")
-        self.timeline_plot.setLabel("bottom", "time", units="s")
         self.timeline_plot.setYRange(0, 1)
-        self.timeline_curve = self.timeline_plot.plot(pen=pg.mkPen("#e67e22", width=2), stepMode="center")
+        speech_pen = pg.mkPen(LABEL_COLORS["speech"], width=2)
+        self.timeline_curve = self.timeline_plot.plot(pen=speech_pen, stepMode="center")
         self.uncertain_shade = self.timeline_plot.plot(  # one item for every uncertain stretch, however many
-            stepMode="center", fillLevel=0, brush=pg.mkBrush(255, 200, 0, 60), pen=None
+            stepMode="center", fillLevel=0, brush=pg.mkBrush(127, 127, 127, 60), pen=None
         )
         self.uncertain_shade.setZValue(-1)
         self.uncertain_shade.setToolTip("shaded: uncertain stretches (both music and speech, or neither)")
+        self.band_plot = self._plot(3, TimeViewBox())  # the segments, like a label track
+        self.band_plot.setLabel("bottom", "time (m:ss)")
+        self.band_plot.getAxis("left").setTicks([[(0.5, "segments")]])  # as a name: a label would not fit
+        self.band_plot.getAxis("left").setStyle(tickLength=0)
+        self.band_plot.setYRange(0, 1, padding=0)
+        self.band_plot.setMaximumHeight(80)
+        self.band_bars: pg.BarGraphItem | None = None
+        self.band_texts: list[tuple[pg.TextItem, float]] = []
+        self.band_plot.vb.sigXRangeChanged.connect(lambda *_: self._fit_band_texts())
         for plot in (self.wave_plot, self.spec_plot, self.timeline_plot):
-            plot.getAxis("left").setWidth(72)  # equal axis widths keep the linked time axes aligned
-            if plot is not self.wave_plot:
-                plot.setXLink(self.wave_plot)
+            plot.hideAxis("bottom")  # one time scale, under the segments
         self.plots.ci.layout.setRowStretchFactor(1, 3)
+        self.plots.ci.layout.setRowStretchFactor(2, 1)
         self.playheads = [
             pg.InfiniteLine(0, pen=pg.mkPen("#d62728", width=2), movable=True, hoverPen=pg.mkPen("#d62728", width=4))
-            for _ in range(3)
+            for _ in range(4)
         ]
-        for plot, line in zip((self.wave_plot, self.spec_plot, self.timeline_plot), self.playheads, strict=True):
+        for plot, line in zip(self.all_plots, self.playheads, strict=True):
             plot.addItem(line)
             line.setToolTip("Drag to move the playhead; or click anywhere on the plots")
             line.sigDragged.connect(lambda moved: self._set_playhead(moved.value()))
             line.sigPositionChangeFinished.connect(lambda moved: self.seek(moved.value()))
         self.plots.scene().sigMouseClicked.connect(self._clicked)
+        self.placeholder = QLabel("Open a file (Ctrl+O) or drop one here; or record from the microphone")
+        self.placeholder.setAlignment(Qt.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.view = QStackedWidget()
+        self.view.addWidget(self.placeholder)
+        self.view.addWidget(self.plots)
 
         top = QHBoxLayout()
         top.addWidget(self.open_button)
@@ -208,14 +275,55 @@ class InspectTab(QWidget):
         top.addWidget(self.play_button)
         top.addWidget(self.stop_button)
         top.addWidget(self.save_button)
+        top.addWidget(self.fit_button)
+        top.addWidget(scale_label)
         top.addWidget(self.scale)
+        top.addWidget(self.readout)
         top.addStretch(1)
-        top.addWidget(self.verdict)
+        second = QHBoxLayout()
+        second.addWidget(self.name_label, 1)
+        second.addWidget(self.verdict, 2, Qt.AlignRight)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(self.plots, 1)
-        model.changed.connect(lambda _: self.current and self.current.prediction is None and self._redraw())
+        layout.addLayout(second)
+        layout.addWidget(self.view, 1)
+        for widget in (
+            self.open_button,
+            self.record_button,
+            self.play_button,
+            self.stop_button,
+            self.save_button,
+            self.fit_button,
+            self.scale,
+            self.plots,
+        ):
+            widget.installEventFilter(self)  # Space plays or pauses whichever of them has the keyboard
+        model.changed.connect(lambda _: self._model_arrived())
         devices.output_changed.connect(self._output_changed)
+
+    @property
+    def all_plots(self):
+        return (self.wave_plot, self.spec_plot, self.timeline_plot, self.band_plot)
+
+    def _plot(self, row: int, view_box: TimeViewBox) -> pg.PlotItem:
+        plot = self.plots.addPlot(row=row, col=0, viewBox=view_box, axisItems={"bottom": TimeAxis()})
+        plot.getAxis("left").setWidth(72)  # equal axis widths keep the linked time axes aligned
+        plot.hideButtons()
+        if row:
+            plot.setXLink(self.wave_plot)
+        return plot
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+        """Space plays or pauses, whatever control of the tab has the keyboard (it would open the scale box or
+        press the focused button); the key is claimed before shortcuts see it, so it acts once."""
+        kind = event.type()
+        keys = (QEvent.ShortcutOverride, QEvent.KeyPress, QEvent.KeyRelease)
+        if kind in keys and event.key() == Qt.Key_Space and not event.modifiers() & ~Qt.KeypadModifier:
+            event.accept()
+            if kind == QEvent.KeyPress and not event.isAutoRepeat():
+                self.toggle_play()
+            return True
+        return super().eventFilter(watched, event)
 
     def choose_file(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Open audio file")
@@ -245,31 +353,74 @@ class InspectTab(QWidget):
             lambda _analysed: take,  # played as it was recorded
         )
 
-    def _redraw(self) -> None:
-        """Show the same clip again (another scale, or the model has arrived)."""
-        if self.path is not None:
-            self.open(self.path)
-        elif self.take is not None:
-            self.show_recording(self.take)
-
     def _inspect(self, read, name: Path, listen) -> None:
-        """On a worker: `read()` the 16 kHz copy, draw and classify it; `listen(copy)` gives what Play plays."""
+        """On a worker: `read()` the 16 kHz copy, draw and classify it; `listen(copy)` gives what Play plays.
+        The model in use when the worker starts classifies; one that arrives later is seen by `show_inspection`."""
         classifier = self.model.classifier
         spec = self.display_spec()
-        if self.task is not None and self.task.running:
-            self.task.cancel()
+        for task in (self.task, self.redraw_task, self.classify_task):
+            if task is not None and task.running:
+                task.cancel()
         self.shown_name = name
         self.save_button.setEnabled(False)
 
         def work(ctx):
             analysed = read()
-            return inspect_audio(analysed, spec, classifier, listen(analysed))
+            return inspect_audio(analysed, spec, classifier, listen(analysed)), classifier
 
         self.task = run_task(
             work,
-            on_result=lambda r: self.show_inspection(r, name),
+            on_result=lambda r: self.show_inspection(r[0], name, r[1]),
             on_error=lambda message: self._failed(message, name),
             owner=self,
+        )
+
+    def _rescale(self) -> None:
+        """The spectrogram at the other scale, from the clip already read: the file is not read again, the
+        playback goes on, the zoom stays."""
+        current, spec = self.current, self.display_spec()
+        if current is None:
+            return  # a clip being read is drawn at the scale chosen when it arrives
+        if self.redraw_task is not None and self.redraw_task.running:
+            self.redraw_task.cancel()
+
+        def work(ctx):
+            return spectrogram_db(current.waveform.samples, spec)
+
+        def done(result) -> None:
+            shown = self.current
+            if shown is None or shown.waveform is not current.waveform or spec != self.display_spec():
+                return  # another clip, or another scale, meanwhile
+            db, frames_per_column = result
+            column_s = frames_per_column * spec.frame_step / spec.rate_hz
+            self.current = replace(shown, spectrogram_db=db, column_s=column_s, spec=spec)  # its prediction kept
+            self._show_spectrogram(self.current, keep_view=True)
+
+        self.redraw_task = run_task(work, on_result=done, on_error=self.status.emit, owner=self)
+
+    def _model_arrived(self) -> None:
+        """A model arrived (the first, or another): the clip shown is classified by it. A clip still being read
+        is classified when it arrives (`show_inspection` checks which model is in use then)."""
+        if self.current is not None and self.model.classifier is not self.classified_by:
+            self._classify_shown()
+
+    def _classify_shown(self) -> None:
+        current, classifier, name = self.current, self.model.classifier, self.shown_name
+        if current is None or classifier is None:
+            return
+        if self.classify_task is not None and self.classify_task.running:
+            self.classify_task.cancel()
+        self.verdict.setText("classifying…")
+
+        def done(prediction) -> None:
+            if self.current is None or self.current.waveform is not current.waveform or name != self.shown_name:
+                return  # another clip meanwhile
+            self.current = replace(self.current, prediction=prediction)
+            self.classified_by = classifier
+            self._show_prediction(prediction, name)
+
+        self.classify_task = run_task(
+            lambda ctx: classifier.classify(current.waveform), on_result=done, on_error=self.status.emit, owner=self
         )
 
     def _failed(self, message: str, name: Path) -> None:
@@ -283,24 +434,51 @@ class InspectTab(QWidget):
 
     def _clear(self) -> None:
         self.current = None
+        self.classified_by = None
         self.stop()
         if self.player is not None:
             self.player.close()
             self.player = None
         self.play_button.setEnabled(False)
         self.stop_button.setEnabled(False)
+        self.fit_button.setEnabled(False)
         for curve in (self.wave_curve_min, self.wave_curve_max, self.timeline_curve, self.uncertain_shade):
             curve.setData([], [])
         self.spec_image.clear()
+        self._clear_band()
+        self.name_label.setText("")
+        self.name_label.setToolTip("")
+        self.readout.setText("")
+        self.view.setCurrentWidget(self.placeholder)
 
-    def show_inspection(self, inspection: Inspection, path: Path) -> None:
+    def show_inspection(self, inspection: Inspection, path: Path, classifier=None) -> None:
         if path != self.shown_name:
             return  # a newer clip was opened meanwhile
         self.current = inspection
-        w, spec = inspection.waveform, inspection.spec
+        self.classified_by = classifier if inspection.prediction is not None else None
+        self.view.setCurrentWidget(self.plots)
+        w = inspection.waveform
         self.wave_curve_min.setData(inspection.envelope_t, inspection.envelope[:, 0])
         self.wave_curve_max.setData(inspection.envelope_t, inspection.envelope[:, 1])
-        db = inspection.spectrogram_db
+        peak = float(np.abs(inspection.envelope).max()) if inspection.envelope.size else 0.0
+        self.wave_plot.setYRange(-max(peak, 1e-3), max(peak, 1e-3), padding=0.05)
+        self._show_spectrogram(inspection, keep_view=False)
+        for plot in self.all_plots:
+            plot.vb.setLimits(xMin=0.0, xMax=max(w.duration_s, 0.01), minXRange=0.01)
+        self.fit_button.setEnabled(True)
+        self.name_label.setText(readable(path.name))
+        self.name_label.setToolTip(str(self.path) if self.path is not None else "recorded in this session")
+        self._new_player(inspection.playback)
+        self.fit()
+        self._show_prediction(inspection.prediction, path)
+        if inspection.prediction is None or classifier is not self.model.classifier:
+            self._classify_shown()  # the model arrived (or changed) while the clip was being read
+        self.save_button.setEnabled(self.take is not None)
+        if self.path is not None:
+            self.opened.emit(path)
+
+    def _show_spectrogram(self, inspection: Inspection, keep_view: bool) -> None:
+        spec, db = inspection.spec, inspection.spectrogram_db
         top = float(db.max()) if db.size else 0.0
         self.spec_image.setImage(np.ascontiguousarray(db.T), autoLevels=False)  # rows: frequency
         self.colorbar.setLevels((top - 80, top))
@@ -308,20 +486,31 @@ class InspectTab(QWidget):
         duration = len(db) * inspection.column_s
         axis = self.spec_plot.getAxis("left")
         if spec.kind == "logmel":  # mel bands are not evenly spaced in Hz: y counts bands, the ticks say Hz
-            self.spec_image.setRect(0, 0, duration, len(freqs))
+            height = float(len(freqs))
+            self.spec_image.setRect(0, 0, duration, height)
             step = max(1, len(freqs) // 6)
             axis.setTicks([[(i + 0.5, f"{freqs[i]:.0f}") for i in range(0, len(freqs), step)]])
             self.spec_plot.setLabel("left", "frequency (Hz, mel scale)")
         else:
-            self.spec_image.setRect(0, 0, duration, float(freqs[-1]))
+            height = float(freqs[-1])
+            self.spec_image.setRect(0, 0, duration, height)
             axis.setTicks(None)
             self.spec_plot.setLabel("left", "frequency", units="Hz")
-        self.wave_plot.setXRange(0, w.duration_s, padding=0)
-        self._new_player(inspection.playback)
-        self._show_prediction(inspection.prediction, path)
-        self.save_button.setEnabled(self.take is not None)
-        if self.path is not None:
-            self.opened.emit(path)
+        self.spec_plot.vb.setLimits(yMin=0.0, yMax=height, minYRange=height / 64)
+        self.spec_plot.setYRange(0, height, padding=0)  # another scale: all of it again
+
+    def fit(self) -> None:
+        """The whole clip, every frequency."""
+        if self.current is None:
+            return
+        self.wave_plot.setXRange(0, self.current.waveform.duration_s, padding=0)
+        height = self.spec_image.mapRectToParent(self.spec_image.boundingRect()).height()
+        self.spec_plot.setYRange(0, height, padding=0)
+
+    def time_range(self) -> tuple[float, float]:
+        """The stretch of time on screen, in seconds."""
+        x0, x1 = self.wave_plot.vb.viewRange()[0]
+        return float(x0), float(x1)
 
     # playback --------------------------------------------------------------------------------------------
     def _new_player(self, waveform: Waveform) -> None:
@@ -372,7 +561,7 @@ class InspectTab(QWidget):
     def _clicked(self, event) -> None:
         if event.button() != Qt.LeftButton or self.player is None:
             return
-        for plot in (self.wave_plot, self.spec_plot, self.timeline_plot):
+        for plot in self.all_plots:
             if plot.vb.sceneBoundingRect().contains(event.scenePos()):
                 self.seek(plot.vb.mapSceneToView(event.scenePos()).x())
                 return
@@ -394,14 +583,29 @@ class InspectTab(QWidget):
             self.play_button.setText("&Play")
             self._set_playhead(self.player.position_s)
             return
-        self._set_playhead(self.player.position_s)
-        if not self.player.playing and self.player.position_s >= self.player.duration_s - 0.05:
+        position = self.player.position_s
+        self._set_playhead(position)
+        if self.player.playing:
+            self._follow(position)
+        elif position >= self.player.duration_s - 0.05:
             self.stop()
+
+    def _follow(self, seconds: float) -> None:
+        """Keep the playhead on screen while playing: when it leaves the view, the view turns a page (the
+        playhead at its left edge, the zoom kept), as Audacity does."""
+        x0, x1 = self.time_range()
+        if x0 <= seconds <= x1 or self.current is None:
+            return
+        width = x1 - x0
+        start = min(seconds, max(0.0, self.current.waveform.duration_s - width))
+        self.wave_plot.setXRange(start, start + width, padding=0)
 
     def _set_playhead(self, seconds: float) -> None:
         for line in self.playheads:
             if line.value() != seconds:
                 line.setValue(seconds)
+        if self.player is not None:
+            self.readout.setText(f"{clock(seconds, tenths=True)} / {clock(self.player.duration_s)}")
 
     # recording -------------------------------------------------------------------------------------------
     def toggle_record(self) -> None:
@@ -484,16 +688,63 @@ class InspectTab(QWidget):
         if prediction is None:
             self.timeline_curve.setData([], [])
             self.uncertain_shade.setData([], [])
-            self.verdict.setText(f"{readable(path.name)}: waiting for the model…")
+            self._clear_band()
+            waiting = "waiting for the model…" if self.model.classifier is None else "classifying…"
+            self.verdict.setText(waiting)
             return
         speech = prediction.labels.index("speech") if "speech" in prediction.labels else 1
         starts = prediction.window_starts_s
         centres = starts + prediction.window_s / 2
         edges = np.concatenate([[0.0], (centres[1:] + centres[:-1]) / 2, [prediction.duration_s]])
         # a 2-pixel line costs Qt far more to stroke than a 1-pixel one: an hour's 7,200 windows took 0.2 s a repaint
-        self.timeline_curve.setPen(pg.mkPen("#e67e22", width=2 if len(starts) <= TIMELINE_WIDE_PEN_WINDOWS else 1))
+        width = 2 if len(starts) <= TIMELINE_WIDE_PEN_WINDOWS else 1
+        self.timeline_curve.setPen(pg.mkPen(LABEL_COLORS["speech"], width=width))
         self.timeline_curve.setData(edges, prediction.window_probabilities[:, speech])
         uncertain = prediction.window_probabilities.max(axis=1) < LOW_CONFIDENCE
         self.uncertain_shade.setData(edges, uncertain.astype(np.float32))  # 1: shaded from 0 up, 0: nothing
+        self._show_band(prediction)
         probs = ", ".join(f"{k} {v:.0%}" for k, v in prediction.probability_dict().items())
-        self.verdict.setText(f"{prediction.label} {prediction.confidence:.0%}  ({probs})")
+        if prediction.label in prediction.labels:
+            self.verdict.setText(f"{prediction.label} {prediction.confidence:.0%}  ({probs})")
+        else:  # silence: an energy gate, not one of the model's labels
+            self.verdict.setText(f"{prediction.label}  ({probs})")
+        self.verdict.setStyleSheet(f"color: {label_color(prediction.label).name()}")
+
+    # the segments band -----------------------------------------------------------------------------------
+    def _clear_band(self) -> None:
+        if self.band_bars is not None:
+            self.band_plot.removeItem(self.band_bars)
+            self.band_bars = None
+        for text, _ in self.band_texts:
+            self.band_plot.removeItem(text)
+        self.band_texts = []
+        self.verdict.setStyleSheet("")
+
+    def _show_band(self, prediction: Prediction) -> None:
+        """One coloured bar per segment (music, speech, silence), named where there is room, like a label track."""
+        self._clear_band()
+        segments = prediction.segments
+        if not segments:
+            return
+        starts = np.array([s.start_s for s in segments])
+        widths = np.array([s.end_s - s.start_s for s in segments])
+        brushes = [pg.mkBrush(label_color(s.label)) for s in segments]
+        self.band_bars = pg.BarGraphItem(
+            x0=starts, width=widths, y0=0.1, height=0.8, brushes=brushes, pens=[pg.mkPen(None)] * len(segments)
+        )
+        self.band_plot.addItem(self.band_bars)
+        for segment in segments[:BAND_TEXTS]:
+            text = pg.TextItem(segment.label, color="#000000", anchor=(0, 0.5))
+            text.setPos(segment.start_s, 0.5)
+            self.band_plot.addItem(text)
+            self.band_texts.append((text, segment.end_s - segment.start_s))
+        self._fit_band_texts()
+
+    def _fit_band_texts(self) -> None:
+        """A segment's name shows only where the segment is wide enough on screen to hold it."""
+        if not self.band_texts:
+            return
+        x0, x1 = self.time_range()
+        pixels = max(1.0, self.band_plot.vb.width()) / max(x1 - x0, 1e-6)
+        for text, seconds in self.band_texts:
+            text.setVisible(seconds * pixels > BAND_TEXT_PIXELS)

@@ -15,11 +15,14 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -27,17 +30,28 @@ from PySide6.QtWidgets import (
 from core.audio import write_wav
 from core.datasets import add_to_class_folder
 from core.errors import MusicSpeechError
+from core.features import frame_features
 from core.live import SILENCE, LiveListener, LiveSettings
 from gui.active_model import ActiveModel
 from gui.audio_devices import AudioDevices
+from gui.label_colors import LABEL_COLORS, OTHER_COLOR
 from gui.tasks import run_task
-from gui.widgets import WINDOW_MNEMONICS, with_mnemonic
+from gui.time_axis import TimeAxis
 
 SPECTROGRAM_S = 10.0  # seconds of spectrogram on screen
-TIMELINE_S = 300.0  # seconds of verdicts on the timeline
+TIMELINE_S = 300.0  # seconds of verdicts on the timeline, at most
+TIMELINE_MIN_S = 10.0  # the timeline shows what was heard so far, but never less than this
 REDRAW_MS = 50
-COLOURS = {"music": (74, 144, 217), "speech": (230, 126, 34), SILENCE: (170, 170, 170)}
-OTHER_COLOURS = [(46, 160, 67), (155, 89, 182), (231, 76, 60), (26, 188, 156)]
+SPEC_DB_RANGE = (-90.0, 0.0)
+"""The spectrogram's fixed colour scale in dB below a full-scale sine's loudest band (Friture's habit): silence is
+dark, whatever was heard before it; the scale does not follow the signal."""
+CLIPPED = 0.98  # a sample this close to full scale counts as clipped
+CLIPPED_SHARE = 0.001  # a clip with more of its samples clipped than this is warned about before it is added
+
+
+def level_dbfs(samples: np.ndarray) -> float:
+    """The clip's mean power in dB relative to full scale (the live silence gate's measure)."""
+    return float(10 * np.log10(max(float(np.mean(np.square(samples, dtype=np.float64))), 1e-12)))
 
 
 class _Inbox(LiveListener):
@@ -76,17 +90,20 @@ class LiveTab(QWidget):
         self.inbox: _Inbox | None = None
         self.task = None
         self.spectrogram: np.ndarray | None = None  # (bins, frames) in dB, newest on the right
-        self.spec_top = 0.0  # dB at the top of the colour scale
+        self.spec_reference = 0.0  # the features' dB for a full-scale sine: 0 on the colour scale
         self.spec_placed = False
         self.timeline: collections.deque = collections.deque()  # (end_s, p(second label), label)
         self.latest = None  # the newest verdict
+        self.last_session = None  # the session stopped last: its last seconds can still be saved or added
+        self.add_warning: QMessageBox | None = None  # "this clip is silent / clipped: add it anyway?"
+        self.add_task = None  # the sample being added
 
         # device and settings
         self.device_box = QComboBox()
         self.device_box.setAccessibleName("Input device")
         self.device_box.setMinimumContentsLength(24)
         self.device_box.activated.connect(self._device_chosen)
-        self.refresh_button = QPushButton("Re&fresh")
+        self.refresh_button = QPushButton("R&efresh")
         self.refresh_button.setToolTip("Look for devices plugged in since the app started")
         self.refresh_button.clicked.connect(lambda: self.devices.refresh(rescan=True))
         self.window_box = _seconds(1.0, 5.0, 0.25, float(self.store.value("live/window_s", LiveSettings().window_s)))
@@ -120,21 +137,37 @@ class LiveTab(QWidget):
         self.problem.setStyleSheet("color: #c0392b")
 
         # views
-        self.spec_plot = pg.PlotWidget()
-        self.spec_plot.setLabel("bottom", "seconds ago")
+        self.spec_plot = pg.PlotWidget(axisItems={"bottom": TimeAxis()})
+        self.spec_plot.setLabel("bottom", "time ago (m:ss)")
         self.spec_plot.setMouseEnabled(x=False, y=False)
+        self.spec_plot.hideButtons()
         self.spec_image = pg.ImageItem(axisOrder="row-major")
         self.spec_image.setColorMap(pg.colormap.get("viridis"))
+        self.spec_image.setLevels(SPEC_DB_RANGE)
         self.spec_plot.addItem(self.spec_image)
-        self.timeline_plot = pg.PlotWidget()
-        self.timeline_plot.setLabel("bottom", "seconds ago")
-        self.timeline_plot.setXRange(-TIMELINE_S, 0, padding=0)
-        self.timeline_plot.setYRange(-0.2, 1.0, padding=0)
-        self.timeline_plot.setMouseEnabled(x=True, y=False)
+        self.colorbar = pg.ColorBarItem(
+            values=SPEC_DB_RANGE, colorMap=pg.colormap.get("viridis"), label="dB re full scale", interactive=False
+        )
+        self.colorbar.setImageItem(self.spec_image, insert_in=self.spec_plot.getPlotItem())
+        self.timeline_plot = pg.PlotWidget(axisItems={"bottom": TimeAxis()})
+        self.timeline_plot.setLabel("bottom", "time ago (m:ss)")
+        self.timeline_plot.setLabel("left", "p(speech)")
+        self.timeline_plot.setXRange(-TIMELINE_MIN_S, 0, padding=0)
+        self.timeline_plot.setYRange(-0.2, 1.05, padding=0)  # room for the top label
+        self.timeline_plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
+        self.timeline_plot.setMouseEnabled(x=False, y=False)
+        self.timeline_plot.hideButtons()
         self.timeline_curve = self.timeline_plot.plot(pen=pg.mkPen((80, 80, 80), width=1))
         self.timeline_strip = pg.ImageItem(axisOrder="row-major")
         self.timeline_plot.addItem(self.timeline_strip)
+        for plot in (self.spec_plot, self.timeline_plot):
+            plot.getAxis("left").setWidth(64)  # the two time axes start at one place
+        self.spec_view = _with_placeholder(self.spec_plot, "The microphone's spectrogram shows here while listening")
+        self.timeline_view = _with_placeholder(
+            self.timeline_plot, "The verdicts of the last minutes show here while listening"
+        )
         self.legend = QLabel()
+        self.legend.setWordWrap(True)
 
         # the last seconds
         self.keep_box = QSpinBox()
@@ -142,14 +175,15 @@ class LiveTab(QWidget):
         self.keep_box.setValue(int(self.store.value("live/keep_n_s", 10)))
         self.keep_box.setSuffix(" s")
         self.keep_box.setAccessibleName("Seconds to keep")
-        self.save_button = QPushButton("Save &last seconds as WAV…")
+        self.save_button = QPushButton("Sa&ve as WAV…")
+        self.save_button.setToolTip("Save the last seconds heard as a WAV file (after Stop too)")
         self.save_button.clicked.connect(self.save_dialog)
-        self.folder_button = QPushButton("Training &folder…")
+        self.folder_button = QPushButton("Training f&older…")
         self.folder_button.clicked.connect(self._choose_folder)
         self.folder: str = str(self.store.value("live/training_folder", ""))
         self.add_buttons: list[QPushButton] = []
         self.add_row = QHBoxLayout()
-        self.log_box = QCheckBox("Log segments to &CSV")
+        self.log_box = QCheckBox("Lo&g segments to CSV")
         self.log_box.toggled.connect(self._log_toggled)
         self.log_path: str = str(self.store.value("live/log_path", ""))
         if self.folder:
@@ -180,8 +214,8 @@ class LiveTab(QWidget):
         left.addLayout(self.add_row)
         left.addWidget(self.log_box)
         views = QVBoxLayout()
-        views.addWidget(self.spec_plot, 3)
-        views.addWidget(self.timeline_plot, 2)
+        views.addWidget(self.spec_view, 3)
+        views.addWidget(self.timeline_view, 2)
         views.addWidget(self.legend)
         layout = QHBoxLayout(self)
         layout.addLayout(left)
@@ -218,11 +252,12 @@ class LiveTab(QWidget):
             self.add_row.removeWidget(button)
             button.deleteLater()
         self.add_buttons = []
-        taken = set(WINDOW_MNEMONICS) | {"s"}  # and Start listening's
+        taken = set("ticlafhsveog")  # tabs, menus, and this tab's other mnemonics
         for label in classifier.labels:
-            button = QPushButton(with_mnemonic(f"Add as {label}", taken, start=len("Add as ")))  # &music, s&peech
-            button.setToolTip(f"Save the last seconds into the training folder, under {label}/")
+            button = QPushButton(_mnemonic(f"Add as {label}", len("Add as "), taken))
+            button.setToolTip(f"Save the last seconds into the training folder, under {label}/ (after Stop too)")
             button.clicked.connect(lambda _=False, x=label: self.add_to_folder(x))
+            button.setEnabled(self.session is not None or self.last_session is not None)  # something heard
             self.add_row.addWidget(button)
             self.add_buttons.append(button)
         colours = self._colours(classifier.labels)
@@ -230,6 +265,7 @@ class LiveTab(QWidget):
             "  ".join(f'<span style="color: rgb{c}">■</span> {label}' for label, c in colours.items())
             + f"  — line: p({classifier.labels[-1]})"
         )
+        self.timeline_plot.setLabel("left", f"p({classifier.labels[-1]})")
         self._restart()
 
     def _fill_devices(self) -> None:
@@ -285,6 +321,7 @@ class LiveTab(QWidget):
 
     def _started(self, session, inbox: _Inbox) -> None:
         self.session, self.inbox = session, inbox
+        self.last_session = None
         self.spectrogram, self.latest = None, None
         self.timeline.clear()
         self.problem.setText("")
@@ -307,6 +344,7 @@ class LiveTab(QWidget):
             return
         self.redraw_timer.stop()
         self._drain()
+        self.last_session = session  # its buffer stays readable: the last seconds can still be saved or added
         self._running(False)
         self.verdict.setText("Not listening")
         self.task = run_task(lambda _ctx: session.stop(), owner=self)
@@ -319,10 +357,11 @@ class LiveTab(QWidget):
 
     def _running(self, running: bool) -> None:
         self.start_button.setEnabled(True)
-        self.start_button.setText("S&top" if running else "&Start listening")
-        self.save_button.setEnabled(running)
+        self.start_button.setText("&Stop listening" if running else "&Start listening")
+        heard = running or self.last_session is not None
+        self.save_button.setEnabled(heard)
         for button in self.add_buttons:
-            button.setEnabled(running)
+            button.setEnabled(heard)
 
     # drawing ---------------------------------------------------------------------------------------------
     def _drain(self) -> None:
@@ -352,13 +391,12 @@ class LiveTab(QWidget):
         db = (20 / np.log(10)) * feats if spec.kind == "logmel" else 20 * np.log10(feats + 1e-6)
         if self.spectrogram is None or self.spectrogram.shape[0] != db.shape[1]:
             width = int(SPECTROGRAM_S * spec.rate_hz / spec.frame_step)
-            self.spectrogram = np.full((db.shape[1], width), float(db.min()), np.float32)
-            self.spec_top = float(db.max())
+            self.spectrogram = np.full((db.shape[1], width), SPEC_DB_RANGE[0], np.float32)
+            self.spec_reference = full_scale_db(spec)
             self._spectrogram_axes(spec)
         n = min(len(db), self.spectrogram.shape[1])
         self.spectrogram[:, :-n] = self.spectrogram[:, n:]
-        self.spectrogram[:, -n:] = db[-n:].T
-        self.spec_top = max(self.spec_top - 0.05 * n, float(db.max()))  # the colour scale follows a falling peak
+        self.spectrogram[:, -n:] = db[-n:].T - self.spec_reference
         peak = float(np.max(levels_dbfs[-10:]))
         self.level.setValue(int(np.clip(peak + 60, 0, 60)))
         self.level.setFormat(f"level {peak:.0f} dBFS")
@@ -381,7 +419,8 @@ class LiveTab(QWidget):
     def _draw_spectrogram(self) -> None:
         if self.spectrogram is None:
             return
-        self.spec_image.setImage(self.spectrogram, autoLevels=False, levels=(self.spec_top - 80, self.spec_top))
+        self.spec_image.setImage(self.spectrogram, autoLevels=False, levels=SPEC_DB_RANGE)
+        self.spec_view.setCurrentIndex(1)
         if not self.spec_placed:
             self.spec_image.setRect(-SPECTROGRAM_S, 0, SPECTROGRAM_S, self.spectrogram.shape[0])
             self.spec_plot.setXRange(-SPECTROGRAM_S, 0, padding=0)
@@ -406,18 +445,26 @@ class LiveTab(QWidget):
         self.timeline_strip.setImage(index, lut=lut, levels=(0, len(lut) - 1))
         hop = self.live_settings().hop_s
         self.timeline_strip.setRect(t[0] - hop, -0.18, (t[-1] - t[0]) + hop, 0.12)
+        self.timeline_view.setCurrentIndex(1)
+        heard = min(TIMELINE_S, max(TIMELINE_MIN_S, (t[-1] - t[0]) + hop))  # what was heard so far, all of it
+        if abs(self.timeline_plot.viewRange()[0][0] + heard) > 0.5 * hop:
+            self.timeline_plot.setXRange(-heard, 0, padding=0)
 
     @staticmethod
     def _colours(labels) -> dict[str, tuple[int, int, int]]:
-        others = iter(OTHER_COLOURS * 4)
-        out = {label: COLOURS.get(label) or next(others) for label in labels}
-        out[SILENCE] = COLOURS[SILENCE]
+        def rgb(hex_colour: str) -> tuple[int, int, int]:
+            return tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+
+        out = {label: rgb(LABEL_COLORS.get(label, OTHER_COLOR)) for label in labels}
+        out[SILENCE] = rgb(LABEL_COLORS[SILENCE])
         return out
 
     # the last seconds ------------------------------------------------------------------------------------
     def last_audio(self):
+        """The last N seconds heard: while listening, or after Stop from the session stopped last."""
         self.store.setValue("live/keep_n_s", self.keep_box.value())
-        return self.session.last_audio(self.keep_box.value()) if self.session else None
+        session = self.session or self.last_session
+        return session.last_audio(self.keep_box.value()) if session else None
 
     def save_dialog(self) -> None:
         name, _ = QFileDialog.getSaveFileName(self, "Save the last seconds", "live.wav", "WAV audio (*.wav)")
@@ -447,16 +494,39 @@ class LiveTab(QWidget):
             if not self.folder:
                 return None
         clip, folder = self.last_audio(), self.folder
-        if clip is None:
+        if clip is None or len(clip.samples) == 0:
+            self.status.emit("nothing heard yet: nothing to add")
             return None
-        return self._write(lambda: add_to_class_folder(folder, label, clip), f"added to {label}/ in {folder}")
+        what, problem = describe_clip(clip)
+        destination = f"{label}/ in {folder}"
 
-    def _write(self, save, done_message: str):
-        """Run `save` on a worker: the status line says `done_message`, or why the file could not be saved
-        (the tab's problem line too; saving is atomic, so nothing half-written is left behind)."""
+        def add():
+            self.add_task = self._write(
+                lambda: add_to_class_folder(folder, label, clip), f"added {what} to {destination}", named=True
+            )
+            return self.add_task
+
+        if problem is None:
+            return add()
+        if self.add_warning is not None:
+            self.add_warning.close()
+        box = QMessageBox(QMessageBox.Warning, "Add this sample?", f"The last {what} {problem}.", parent=self)
+        box.setInformativeText(f"Add it to {destination} anyway?")
+        box.addButton("Add anyway", QMessageBox.AcceptRole)
+        box.addButton(QMessageBox.Cancel)
+        box.setDefaultButton(QMessageBox.Cancel)
+        box.accepted.connect(add)
+        self.add_warning = box
+        box.open()  # window-modal, not blocking: the live view goes on drawing
+        return None
+
+    def _write(self, save, done_message: str, named: bool = False):
+        """Run `save` on a worker: the status line says `done_message` (`named`: and the file written), or why
+        the file could not be saved (the tab's problem line too; saving is atomic, so nothing half-written is
+        left behind)."""
         return run_task(
             lambda _ctx: save(),
-            on_result=lambda _path: self.status.emit(done_message),
+            on_result=lambda path: self.status.emit(f"{done_message} as {path.name}" if named else done_message),
             on_error=self._say_problem,
             owner=self,
             saves=True,
@@ -492,3 +562,48 @@ def _seconds(low: float, high: float, step: float, value: float) -> QDoubleSpinB
     box.setValue(value)
     box.setAlignment(Qt.AlignRight)
     return box
+
+
+def full_scale_db(spec) -> float:
+    """The features' loudest band, in dB, for a full-scale 1 kHz sine: the top of the fixed colour scale."""
+    t = np.arange(spec.rate_hz) / spec.rate_hz
+    feats = frame_features(np.sin(2 * np.pi * 1000.0 * t).astype(np.float32), spec)
+    db = (20 / np.log(10)) * feats if spec.kind == "logmel" else 20 * np.log10(feats + 1e-6)
+    return float(db.max())
+
+
+def describe_clip(clip) -> tuple[str, str | None]:
+    """What a clip to be added is ("10.0 s, level -23 dBFS, peak -3 dBFS") and what is wrong with it as a training
+    sample (nearly silent, or clipped), if anything."""
+    x = clip.samples
+    level = level_dbfs(x)
+    peak = float(np.abs(x).max()) if len(x) else 0.0
+    peak_db = 20 * np.log10(max(peak, 1e-6))
+    what = f"{len(x) / clip.rate_hz:.1f} s (level {level:.0f} dBFS, peak {peak_db:.0f} dBFS)"
+    clipped = float(np.mean(np.abs(x) >= CLIPPED)) if len(x) else 0.0
+    if level < LiveSettings().silence_dbfs:
+        return what, "are nearly silent"
+    if clipped > CLIPPED_SHARE:
+        return what, f"are clipped ({clipped:.1%} of the samples at full scale)"
+    return what, None
+
+
+def _with_placeholder(plot: QWidget, text: str) -> QStackedWidget:
+    """`plot` behind a line of text until it has something to show (no meaningless axes in an empty plot)."""
+    label = QLabel(text)
+    label.setFrameShape(QFrame.StyledPanel)
+    label.setAlignment(Qt.AlignCenter)
+    label.setWordWrap(True)
+    stack = QStackedWidget()
+    stack.addWidget(label)
+    stack.addWidget(plot)
+    return stack
+
+
+def _mnemonic(text: str, start: int, taken: set[str]) -> str:
+    """`text` with an & before its first letter from `start` on that no other control uses (kept in `taken`)."""
+    for i in range(start, len(text)):
+        if text[i].isalpha() and text[i].lower() not in taken:
+            taken.add(text[i].lower())
+            return text[:i] + "&" + text[i:]
+    return text

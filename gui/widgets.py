@@ -1,17 +1,13 @@
 """Small widgets and helpers shared by the tabs: a message label that never widens the window, the folder a
-file dialog starts in, the colours of music, speech and silence, and a visible keyboard-focus ring."""
+file dialog starts in, and a visible keyboard-focus ring."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPalette, QPen
+from PySide6.QtGui import QPainter, QPalette, QPen
 from PySide6.QtWidgets import QLabel, QProxyStyle, QSizePolicy, QStyle, QWidget
-
-# Blue, orange and grey: told apart with every common colour-vision deficiency (the Live tab's colours too).
-LABEL_COLOURS = {"music": QColor(74, 144, 217), "speech": QColor(230, 126, 34), "silence": QColor(170, 170, 170)}
-OTHER_COLOUR = QColor(155, 89, 182)
 
 AUDIO_FILTER = (
     "Audio files (*.wav *.wave *.flac *.ogg *.oga *.opus *.mp3 *.m4a *.mp4 *.aac *.wma *.aif *.aiff *.aifc *.au "
@@ -62,21 +58,6 @@ class MessageLabel(QLabel):
         lines = self._full.split("\n")
         width = max((metrics.horizontalAdvance(line) for line in lines), default=0)
         return QSize(min(width + 8, 400), metrics.height() * len(lines) + 4)
-
-
-WINDOW_MNEMONICS = frozenset("fahticl")
-"""Taken in the whole window: the menus (File, Audio, Help) and the tabs (Train, Inspect, Classify, Live)."""
-
-
-def with_mnemonic(text: str, taken: set[str], start: int = 0) -> str:
-    """`text` with "&" before its first letter from `start` on that is not `taken` (and that letter added to
-    `taken`); as it was if every letter is taken."""
-    for i in range(start, len(text)):
-        letter = text[i].lower()
-        if letter.isalnum() and letter not in taken:
-            taken.add(letter)
-            return text[:i] + "&" + text[i:]
-    return text
 
 
 def start_folder(settings: QSettings, key: str) -> str:

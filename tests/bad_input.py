@@ -90,11 +90,11 @@ def build_corpus(folder: Path, speech: Path, music: Path) -> list[Case]:
     broken[3 * rate :: 997] = np.inf
     broken[3 * rate + 500 :: 991] = -np.inf
     wav("nan and inf float.wav", broken, rate, "FLOAT")
-    wav("all nan float.wav", np.full(rate, np.nan, np.float32), rate, "FLOAT", label=None)
+    wav("all nan float.wav", np.full(rate, np.nan, np.float32), rate, "FLOAT", label="silence")
     wav("far beyond full scale 1e6 float.wav", x * 1e6, rate, "FLOAT")
     wav("one sample.wav", np.array([0.25], np.float32), rate, "FLOAT", label=None)
     wav("one sample 16 bit.wav", np.array([0.25], np.float32), rate, label=None)
-    wav("silence.wav", np.zeros(5 * rate, np.float32), rate, label=None)
+    wav("silence.wav", np.zeros(5 * rate, np.float32), rate, label="silence")
 
     # compressed formats, sound, damaged and junk
     good = folder.parent / f".{folder.name}-source.wav"  # outside the corpus

@@ -72,7 +72,7 @@ def check_row(row: dict, case) -> str | None:
 
 
 def right_verdict(verdict: str, case) -> bool:
-    return verdict == case.label if case.label else verdict in ("music", "speech")
+    return verdict == case.label if case.label else verdict in ("music", "speech", "silence")
 
 
 def shown(path: Path) -> str:

@@ -49,7 +49,7 @@ def test_classify_json_one_object_per_line_and_failures_do_not_stop_the_rest(
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["path"] for r in rows] == [str(music_clip), str(bad), str(speech_clip)]
     good = rows[0]
-    assert set(good) == {"path", "label", "confidence", "probabilities", "duration_s", "segments"}
+    assert set(good) == {"path", "label", "confidence", "probabilities", "shares", "duration_s", "segments"}
     assert good["label"] == "music" and rows[2]["label"] == "speech"
     assert set(good["probabilities"]) == {"music", "speech"}
     assert good["confidence"] == max(good["probabilities"].values())

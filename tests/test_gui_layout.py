@@ -67,15 +67,7 @@ def window_mnemonics(window) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize(
-    "key",
-    [
-        "classify",
-        "train",
-        pytest.param("inspect", marks=pytest.mark.xfail(strict=True, reason="S&top is Alt+T, the Train tab's")),
-        pytest.param("live", marks=pytest.mark.xfail(strict=True, reason="Re&fresh, Save &last, Log to &CSV")),
-    ],
-)
+@pytest.mark.parametrize("key", ["classify", "train", "inspect", "live"])
 def test_every_mnemonic_is_unique_in_the_window_for_each_tab(window, qtbot, key):
     window.tabs.setCurrentWidget(getattr(window, f"{key}_tab"))
     settle(qtbot)

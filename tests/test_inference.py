@@ -60,7 +60,8 @@ def test_speech_then_music_is_cut_near_the_change(classifier, speech_name, music
 def test_segment_edges_follow_window_centres():
     probs = np.array([[0.9, 0.1]] * 4 + [[0.1, 0.9]] * 4, dtype=np.float32)
     starts = np.arange(8) * 0.5
-    segs = segments(probs, starts, 1.0, 4.5, ("music", "speech"))
+    path = np.array([0] * 4 + [1] * 4)
+    segs = segments(probs, path, ("music", "speech", "silence"), starts, 1.0, 4.5, ("music", "speech"))
     assert [(s.label, s.start_s, s.end_s) for s in segs] == [("music", 0.0, 2.25), ("speech", 2.25, 4.5)]
     assert segs[0].probabilities["music"] == pytest.approx(0.9)
 

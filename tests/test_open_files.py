@@ -79,3 +79,83 @@ def test_files_the_desktop_sends_as_events_open_like_arguments(open_window, qtbo
     qtbot.waitUntil(lambda: window.inspect_tab.path is not None, timeout=10_000)
     wait_for_inspection(qtbot, window, SPEECH[1])
     assert listed(window) == sorted([SPEECH[1], MUSIC[1]])
+
+
+@pytest.fixture
+def window_without_model(qtbot, tmp_path):
+    """The real window with no model yet: the test says when the shipped model loads (`model.load`)."""
+    from gui.active_model import ActiveModel
+    from gui.main_window import MainWindow
+
+    model = ActiveModel()
+    window = MainWindow(model, QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
+    model.setParent(window)
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+@pytest.fixture
+def held_decoding(monkeypatch):
+    """Inspect's decoding of a file, held at its start until the test lets it go on (`.release()`); `.started`
+    is set when the real decoding is about to begin. Orders the model's arrival against it, with no sleeps."""
+    import threading
+
+    import gui.inspect_tab
+
+    real = gui.inspect_tab.load_audio
+
+    class Gate:
+        started = threading.Event()
+        go = threading.Event()
+
+        def release(self):
+            self.go.set()
+
+    gate = Gate()
+
+    def held(*args, **kwargs):
+        gate.started.set()
+        gate.go.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gui.inspect_tab, "load_audio", held)
+    yield gate
+    gate.release()
+
+
+def load_shipped_model(qtbot, window) -> None:
+    from core.paths import shipped_model_path
+
+    window.model.load(shipped_model_path())
+    qtbot.waitUntil(lambda: window.model.classifier is not None, timeout=60_000)
+
+
+def test_files_opened_before_the_model_loads_get_its_verdict_when_it_arrives(window_without_model, qtbot):
+    window = window_without_model
+    window.open_files([SPEECH[0], MUSIC[0]])
+    inspect = window.inspect_tab
+    qtbot.waitUntil(lambda: inspect.current is not None, timeout=60_000)  # read and drawn, no model yet
+    assert inspect.current.prediction is None and inspect.verdict.text().endswith("waiting for the model…")
+    waveform = inspect.current.waveform
+    load_shipped_model(qtbot, window)
+    wait_for_inspection(qtbot, window, SPEECH[0])
+    assert inspect.current.waveform is waveform  # classified as it was read: the file is not read again
+
+
+def test_files_opened_while_the_model_loads_get_its_verdict(window_without_model, qtbot, held_decoding):
+    """The race the command line met: the model arrives while the first file is still being decoded."""
+    window = window_without_model
+    window.open_files([MUSIC[0], SPEECH[0], SPEECH[1]])
+    assert held_decoding.started.wait(30)  # the file is being decoded now, with no model yet
+    load_shipped_model(qtbot, window)
+    assert window.inspect_tab.current is None  # still decoding when the model arrived
+    held_decoding.release()
+    wait_for_inspection(qtbot, window, MUSIC[0])
+
+
+def test_files_opened_after_the_model_loads_get_its_verdict(window_without_model, qtbot):
+    window = window_without_model
+    load_shipped_model(qtbot, window)
+    window.open_files([SPEECH[1]])
+    wait_for_inspection(qtbot, window, SPEECH[1])

@@ -1,0 +1,124 @@
+"""From window probabilities and levels to verdicts: the clip's label, and segments of music, speech or silence.
+
+The network says, for each window of audio, how likely each of its labels is. The verdict policy adds what the
+network cannot see or should not decide alone:
+
+- **Silence.** A window whose level (mean power) is under `silence_dbfs` is silence, whatever the network says
+  (to it, digital silence and hiss look like speech). A model trained with a `noise` class (background noise,
+  sound effects: neither music nor speech) has those windows called silence too: "silence" is the verdict for
+  audio with no music and no speech in it.
+- **Segments without fragments.** The labels of consecutive windows are smoothed as the most likely path of a
+  hidden Markov model (Viterbi), as inaSpeechSegmenter does: each window's emission is its probabilities, and
+  every change of label costs `switch_cost` (a log-probability), so a segment must be clearly better over
+  several windows to exist. A programme gives its true segments, not a flicker.
+- **The clip's label**: the label that most of the clip's sounding windows lean to (the mean of their music and
+  speech probabilities); silence only when `silent_share` of the clip or more is silence.
+
+Live audio uses the same threshold for its own causal policy (`core.live.LiveSettings`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+SILENCE = "silence"
+NOISE = "noise"  # a model label whose windows are reported as silence (neither music nor speech)
+
+
+@dataclass(frozen=True)
+class VerdictPolicy:
+    silence_dbfs: float = -55.0  # a window quieter than this (mean power, dB re full scale) is silence
+    switch_cost: float = 4.0  # log-probability cost of a change of label between windows (Viterbi smoothing)
+    probability_floor: float = 1e-3  # window probabilities are clipped to this before their log is taken
+    silent_share: float = 0.9  # a clip this much silent (or more) is called silence
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+FILE_POLICY = VerdictPolicy()
+
+
+def verdict_labels(model_labels: Sequence[str]) -> tuple[str, ...]:
+    """The labels a verdict can have: the model's, with `noise` folded into silence, and silence."""
+    return tuple(label for label in model_labels if label != NOISE) + (SILENCE,)
+
+
+def window_states(
+    window_probs: np.ndarray,
+    levels_dbfs: np.ndarray,
+    model_labels: Sequence[str],
+    policy: VerdictPolicy = FILE_POLICY,
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The smoothed verdict of each window, as indices into `verdict_labels(model_labels)` (which is returned)."""
+    states = verdict_labels(model_labels)
+    n = len(window_probs)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), states
+    emission = emission_logs(window_probs, levels_dbfs, model_labels, policy)
+    return viterbi(emission, policy.switch_cost), states
+
+
+def emission_logs(
+    window_probs: np.ndarray, levels_dbfs: np.ndarray, model_labels: Sequence[str], policy: VerdictPolicy
+) -> np.ndarray:
+    """(n, n_states) log-probability of each window under each verdict state."""
+    states = verdict_labels(model_labels)
+    probs = np.clip(np.asarray(window_probs, dtype=np.float64), policy.probability_floor, 1.0)
+    out = np.full((len(probs), len(states)), np.log(policy.probability_floor))
+    for j, label in enumerate(states[:-1]):
+        out[:, j] = np.log(probs[:, list(model_labels).index(label)])
+    if NOISE in model_labels:
+        out[:, -1] = np.log(probs[:, list(model_labels).index(NOISE)])
+    silent = np.asarray(levels_dbfs) < policy.silence_dbfs
+    out[silent] = np.log(policy.probability_floor)
+    out[silent, -1] = 0.0
+    return out
+
+
+def viterbi(emission: np.ndarray, switch_cost: float) -> np.ndarray:
+    """The most likely state sequence when staying costs nothing and every change costs `switch_cost`."""
+    n, k = emission.shape
+    back = np.zeros((n, k), dtype=np.int64)
+    score = emission[0].copy()
+    for t in range(1, n):
+        best_prev = int(np.argmax(score))
+        switch = score[best_prev] - switch_cost
+        stay_better = score >= switch
+        back[t] = np.where(stay_better, np.arange(k), best_prev)
+        score = np.where(stay_better, score, switch) + emission[t]
+    path = np.empty(n, dtype=np.int64)
+    path[-1] = int(np.argmax(score))
+    for t in range(n - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path
+
+
+def clip_verdict(
+    window_probs: np.ndarray,
+    levels_dbfs: np.ndarray,
+    path: np.ndarray,
+    model_labels: Sequence[str],
+    policy: VerdictPolicy = FILE_POLICY,
+) -> tuple[str, float, np.ndarray]:
+    """(label, confidence, probabilities over the model's labels) for a whole clip.
+
+    The probabilities are the mean over the windows that sound (not silence); over every window if none does.
+    Confidence: the label's share of those probabilities, or for silence the clip's silent share."""
+    states = verdict_labels(model_labels)
+    probs = np.asarray(window_probs, dtype=np.float64)
+    if len(probs) == 0:
+        return SILENCE, 1.0, np.zeros(len(model_labels))
+    silent = path == len(states) - 1
+    share = float(silent.mean())
+    sounding = probs[~silent] if (~silent).any() else probs
+    mean = sounding.mean(axis=0)
+    if share >= policy.silent_share:
+        return SILENCE, share, mean
+    candidates = [i for i, label in enumerate(model_labels) if label != NOISE]
+    best = max(candidates, key=lambda i: mean[i])
+    total = float(sum(mean[i] for i in candidates)) or 1.0
+    return model_labels[best], float(mean[best]) / total, mean
