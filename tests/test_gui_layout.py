@@ -49,6 +49,23 @@ def test_a_long_message_never_widens_the_window(window, qtbot):
     assert shown.endswith("…") and len(shown) < len(OFFLINE)
 
 
+@pytest.mark.parametrize(
+    ("key", "label"),
+    [
+        ("inspect", "verdict"),  # "cannot show NAME: reason"
+        ("live", "problem"),  # a device error line
+    ],
+)
+def test_a_long_message_in_inspect_or_live_never_widens_the_window(window, qtbot, key, label):
+    window.resize(1024, 640)
+    tab = getattr(window, f"{key}_tab")
+    window.tabs.setCurrentWidget(tab)
+    settle(qtbot)
+    getattr(tab, label).setText(OFFLINE)
+    settle(qtbot)
+    assert window.width() == 1024 and window.minimumSizeHint().width() <= 1024
+
+
 def mnemonics(text: str) -> list[str]:
     return [m.lower() for m in re.findall(r"&(\w)", text.replace("&&", ""))]
 
