@@ -380,3 +380,34 @@ def _stratified_group_folds(clips: Sequence[Clip], k: int, seed: int) -> list[li
             folds[(i + offset) % k].append(key)
         offset += len(keys)
     return folds
+
+
+# A first look -------------------------------------------------------------------------------------------
+
+
+def quick_summary(dataset: Dataset, cancel: Callable[[], bool] | None = None) -> list[str]:
+    """What a data set holds, from the files' headers only (no decoding: seconds for thousands of files), for a
+    first look as soon as the data is chosen: clips and minutes per class. Training decodes every clip and
+    gives the full `DataSummary` (silent, clipped, identical and unreadable clips)."""
+    import soundfile as sf
+
+    counts = dataset.counts()
+    minutes: dict[str, float] = dict.fromkeys(counts, 0.0)
+    unknown: dict[str, int] = dict.fromkeys(counts, 0)
+    for clip in dataset.clips:
+        if cancel and cancel():
+            raise Cancelled("summary cancelled")
+        if clip.samples is not None and clip.rate_hz:
+            minutes[clip.label] += len(clip.samples) / clip.rate_hz / 60
+            continue
+        try:
+            minutes[clip.label] += sf.info(os.fsencode(clip.path)).duration / 60
+        except Exception:  # noqa: BLE001 (any reader error: its length is read when training decodes it)
+            unknown[clip.label] += 1
+    lines = []
+    for label, n in counts.items():
+        line = f"{label}: {n} clips, {minutes[label]:.1f} min"
+        if unknown[label]:
+            line += f" (and {unknown[label]} of unknown length until read)"
+        lines.append(line)
+    return lines

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 from core.inference import FileResult, Prediction
 from core.verdict import verdict_labels
@@ -65,3 +67,40 @@ def files_json(results: Sequence[FileResult]) -> str:
 def audacity_labels(prediction: Prediction) -> str:
     """An Audacity label track (File > Import > Labels): start, end and label of each segment, tab-separated."""
     return "".join(f"{s.start_s:.3f}\t{s.end_s:.3f}\t{s.label} ({s.confidence:.0%})\n" for s in prediction.segments)
+
+
+def audacity_label_paths(audio_paths: Sequence[Path], chosen: Path) -> list[Path]:
+    """Where each audio file's Audacity label track goes, for the name chosen in the save dialog: one file gets
+    exactly that name (as .txt); several get `<chosen stem>-<audio stem>.txt` beside it, with as many of the
+    audio file's parent folders as it takes to tell same-named files apart (`labels-a-beep.txt`,
+    `labels-b-beep.txt`), and a number if nothing else does. No two results ever get the same file."""
+    chosen = chosen.with_suffix(".txt")  # "results.csv" kept from another choice of format: results.txt
+    if len(audio_paths) == 1:
+        return [chosen]
+    base = chosen.name[: -len(".txt")]
+
+    def name(path: Path, depth: int) -> str:
+        folders = path.parent.parts[1:] if path.anchor else path.parent.parts  # without "/" or "C:\\"
+        return "-".join([base, *folders[len(folders) - depth :], path.stem] if depth else [base, path.stem])
+
+    depth = [0] * len(audio_paths)
+    while True:  # give the files that share a name one more parent folder, until no two share one
+        names = [name(p, d).casefold() for p, d in zip(audio_paths, depth, strict=True)]
+        counts = Counter(names)
+        grown = False
+        for i, p in enumerate(audio_paths):
+            if counts[names[i]] > 1 and depth[i] < len(p.parent.parts) - (1 if p.anchor else 0):
+                depth[i] += 1
+                grown = True
+        if not grown:
+            break
+    out, taken = [], set()
+    for p, d in zip(audio_paths, depth, strict=True):
+        stem, n = name(p, d), 1
+        candidate = stem
+        while candidate.casefold() in taken:  # the same file twice, or names that differ in case only
+            n += 1
+            candidate = f"{stem} ({n})"
+        taken.add(candidate.casefold())
+        out.append(chosen.with_name(f"{candidate}.txt"))
+    return out

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QSettings, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QPalette
-from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from core import __version__
 from gui.active_model import ActiveModel
 from gui.audio_devices import AudioDevices
 from gui.classify_tab import ClassifyTab
+from gui.widgets import AUDIO_FILTER, FocusRingStyle, MessageLabel, remember_folder, start_folder
 
 if TYPE_CHECKING:
     from gui.inspect_tab import InspectTab
@@ -28,7 +29,8 @@ log = logging.getLogger(__name__)
 
 RECENT_FILES = 8
 TABS = {"train": "&Train", "inspect": "&Inspect", "classify": "&Classify", "live": "&Live"}
-"""The tabs in their order, with their titles."""
+"""The tabs in their order, with their titles. Their mnemonics (T, I, C, L) and the menus' (F, A, H) are taken in
+the whole window: no button of a tab may use them (tests/test_gui_layout.py checks)."""
 
 
 def follow_palette() -> None:
@@ -44,13 +46,16 @@ def follow_palette() -> None:
 class MainWindow(QMainWindow):
     def __init__(self, model: ActiveModel, settings: QSettings | None = None):
         super().__init__()
+        app = QApplication.instance()
+        if not isinstance(app.style(), FocusRingStyle):  # before the first widget: a clear keyboard-focus ring
+            app.setStyle(FocusRingStyle())
         self.model = model
         self.settings = settings or QSettings()
         self.setWindowTitle("Music or speech")
         self.setAcceptDrops(True)
 
         self.devices = AudioDevices(self.settings, self)
-        self.classify_tab = ClassifyTab(model)
+        self.classify_tab = ClassifyTab(model, self.settings)
         self._built: dict[str, QWidget] = {"classify": self.classify_tab}
         self.tabs = QTabWidget()
         for key, title in TABS.items():
@@ -60,7 +65,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.installEventFilter(self)  # the first paint starts building the other tabs
 
-        self.model_label = QLabel("loading model…")
+        self.model_label = MessageLabel("loading model…")  # a long model name never widens the window
         self.model_message: QMessageBox | None = None
         self.model_label.setAccessibleName("Active model")
         self.statusBar().addPermanentWidget(self.model_label)
@@ -225,10 +230,10 @@ class MainWindow(QMainWindow):
 
     # files -------------------------------------------------------------------------------------------------
     def open_dialog(self) -> None:
-        start = self.settings.value("folders/open", "")
-        name, _ = QFileDialog.getOpenFileName(self, "Open audio file", start)
+        start = start_folder(self.settings, "open")
+        name, _ = QFileDialog.getOpenFileName(self, "Open audio file", start, AUDIO_FILTER)
         if name:
-            self.settings.setValue("folders/open", str(Path(name).parent))
+            remember_folder(self.settings, "open", name)
             self.open_in_inspect(Path(name))
 
     def recent_files(self) -> list[str]:
@@ -284,8 +289,10 @@ class MainWindow(QMainWindow):
 
     # model -------------------------------------------------------------------------------------------------
     def choose_model(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Load model", "", "musicspeech models (*.msmodel)")
+        start = start_folder(self.settings, "model")
+        name, _ = QFileDialog.getOpenFileName(self, "Load model", start, "musicspeech models (*.msmodel)")
         if name:
+            remember_folder(self.settings, "model", name)
             self.model.load(Path(name))
 
     def _model_changed(self, description: str) -> None:

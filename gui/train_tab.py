@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QAbstractScrollArea,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
-    QListWidget,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -27,9 +32,17 @@ from PySide6.QtWidgets import (
 from core.recipes import RECIPES, recipe_settings
 from gui.active_model import ActiveModel
 from gui.tasks import run_task
+from gui.widgets import MessageLabel, remember_folder, start_folder
 
 TFDS = "tfds"
 RUN_COLUMNS = ["run", "recipe", "epochs", "batch", "learning rate", "window", "clip acc.", "window acc.", "s"]
+CLIP_COLUMNS = ["File", "True", "Verdict", "Confidence"]
+KEPT_RUNS = 50  # runs kept in the settings for the runs table
+PENS = {  # the chart's curves: colour and width
+    "training": ("#4a90d9", 1),
+    "validation windows": ("#e67e22", 2),
+    "validation clips": ("#27ae60", 2),
+}
 
 
 class TrainTab(QWidget):
@@ -46,14 +59,14 @@ class TrainTab(QWidget):
         self.result = None
         self.started = 0.0
 
-        self.source_label = QLabel("No data chosen")
+        self.source_label = MessageLabel("No data chosen")
         self.tfds_button = QPushButton("Download &GTZAN")
         self.tfds_button.setToolTip("GTZAN music/speech through tensorflow-datasets")
         self.tfds_button.clicked.connect(lambda: self.set_source(TFDS))
-        self.folder_button = QPushButton("Import &folder…")
+        self.folder_button = QPushButton("Import f&older…")  # F is the File menu
         self.folder_button.setToolTip("The extracted GTZAN archive, or one folder of audio per class")
         self.folder_button.clicked.connect(self._choose_folder)
-        self.archive_button = QPushButton("Import &archive…")
+        self.archive_button = QPushButton("Import a&rchive…")  # A is the Audio menu
         self.archive_button.clicked.connect(self._choose_archive)
 
         self.recipe = QComboBox()
@@ -98,41 +111,67 @@ class TrainTab(QWidget):
         self.save_button.clicked.connect(self._save_dialog)
         self.progress = QProgressBar()
         self.progress.setAccessibleName("Training progress")
-        self.eta = QLabel("")
-        self.summary = QLabel("")
-        self.summary.setWordWrap(True)
+        self.progress.setMinimumWidth(120)
+        self.eta = MessageLabel("")
+        self.eta.setAccessibleName("Epoch and time left")
+        self.summary = MessageLabel("")  # each line cut to the column; the whole summary on hover
+        self.summary.setAccessibleName("Data summary")
+        self.summary_task = None
 
         self.chart = pg.GraphicsLayoutWidget()
+        self.chart.setMinimumHeight(140)
         self.loss_plot = self.chart.addPlot(row=0, col=0, title="loss")
         self.acc_plot = self.chart.addPlot(row=0, col=1, title="accuracy")
         for plot in (self.loss_plot, self.acc_plot):
-            plot.addLegend(offset=(-10, 10))
             plot.setLabel("bottom", "epoch")
         self.curves = {
-            "loss": self.loss_plot.plot(name="training (mean so far in the epoch)", pen=pg.mkPen("#4a90d9")),
-            "val_loss": self.loss_plot.plot(name="validation", pen=pg.mkPen("#e67e22", width=2), symbol="o"),
-            "accuracy": self.acc_plot.plot(name="training (mean so far in the epoch)", pen=pg.mkPen("#4a90d9")),
-            "val_accuracy": self.acc_plot.plot(name="validation windows", pen=pg.mkPen("#e67e22", width=2), symbol="o"),
-            "val_clip_accuracy": self.acc_plot.plot(
-                name="validation clips", pen=pg.mkPen("#27ae60", width=2), symbol="s", symbolBrush="#27ae60"
-            ),
+            "loss": self.loss_plot.plot(pen=_pen("training")),
+            "val_loss": self.loss_plot.plot(pen=_pen("validation windows"), **_symbol("validation windows", "o")),
+            "accuracy": self.acc_plot.plot(pen=_pen("training")),
+            "val_accuracy": self.acc_plot.plot(pen=_pen("validation windows"), **_symbol("validation windows", "o")),
+            "val_clip_accuracy": self.acc_plot.plot(pen=_pen("validation clips"), **_symbol("validation clips", "s")),
         }
         self.points: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in self.curves}
+        self.legend = QLabel(_legend_html(earlier=False))  # below the chart: never over the curves
+        self.legend.setAccessibleName("Chart legend")
+        self.legend.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
 
         self.confusion = QTableWidget(0, 0)
         self.confusion.setAccessibleName("Confusion matrix: click a cell to list its clips")
+        self.confusion.setSizeAdjustPolicy(QAbstractScrollArea.AdjustToContents)
+        self.confusion.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.confusion.verticalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.confusion.setSizePolicy(QSizePolicy.Maximum, QSizePolicy.Maximum)  # as big as its cells, no more
+        self.confusion.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.confusion.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.confusion.cellClicked.connect(self._show_cell)
         self.confusion.cellActivated.connect(self._show_cell)  # Enter on a cell, for the keyboard
-        self.cell_clips = QListWidget()
-        self.cell_clips.setAccessibleName("Clips in the chosen cell")
-        self.cell_clips.itemActivated.connect(lambda item: self.open_in_inspect.emit(Path(item.data(Qt.UserRole))))
-        self.evaluation_label = QLabel("")
+        self.cell_clips = QTableWidget(0, len(CLIP_COLUMNS))
+        self.cell_clips.setHorizontalHeaderLabels(CLIP_COLUMNS)
+        self.cell_clips.setAccessibleName("Clips in the chosen cell: Enter or double-click opens one in Inspect")
+        self.cell_clips.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.cell_clips.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.cell_clips.verticalHeader().setVisible(False)
+        self.cell_clips.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        for col in range(1, len(CLIP_COLUMNS)):
+            self.cell_clips.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeToContents)
+        self.cell_clips.itemActivated.connect(self._open_clip)
+        self.evaluation_label = MessageLabel("")
+        self.evaluation_label.setAccessibleName("Evaluation")
         self.runs_table = QTableWidget(0, len(RUN_COLUMNS))
         self.runs_table.setHorizontalHeaderLabels(RUN_COLUMNS)
         self.runs_table.setAccessibleName("Training runs compared")
         self.runs_table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.runs_table.verticalHeader().setVisible(False)
+        row_height = self.fontMetrics().height() + 10
+        for table in (self.confusion, self.cell_clips, self.runs_table):
+            table.verticalHeader().setDefaultSectionSize(row_height)
+        self.runs_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.earlier_curves: list = []
+        self.training_clock: tuple[float, float] | None = None  # (time, step) when the first batch was reported
+        self.epochs_planned = 0
         self._restore()
+        self._restore_runs()
 
         sources = QHBoxLayout()
         for w in (self.tfds_button, self.folder_button, self.archive_button):
@@ -141,43 +180,91 @@ class TrainTab(QWidget):
         controls = QHBoxLayout()
         for w in (self.start_button, self.cancel_button, self.save_button):
             controls.addWidget(w)
-        controls.addWidget(self.progress, 1)
-        controls.addWidget(self.eta)
-        evaluation = QHBoxLayout()
-        evaluation.addWidget(self.confusion, 1)
-        evaluation.addWidget(self.cell_clips, 2)
-        evaluation.addWidget(self.runs_table, 3)
+        controls.addWidget(self.progress, 2)
+        controls.addWidget(self.eta, 1)
         left = QVBoxLayout()
         left.addLayout(form)
         left.addWidget(self.summary)
         left.addStretch(1)
+        left_widget = QWidget()
+        left_widget.setLayout(left)
+        left_widget.setMaximumWidth(max(260, left_widget.sizeHint().width()))
+        charts = QVBoxLayout()
+        charts.setContentsMargins(0, 0, 0, 0)
+        charts.addWidget(self.chart, 1)
+        charts.addWidget(self.legend)
         middle = QHBoxLayout()
-        middle.addLayout(left)
-        middle.addWidget(self.chart, 3)
+        middle.setContentsMargins(0, 0, 0, 0)
+        middle.addWidget(left_widget)
+        middle.addLayout(charts, 1)
+        top = QWidget()
+        top.setLayout(middle)
+        evaluation = QHBoxLayout()
+        evaluation.setContentsMargins(0, 0, 0, 0)
+        evaluation.addWidget(self.confusion, 0, Qt.AlignTop)
+        evaluation.addWidget(self.cell_clips, 3)
+        evaluation.addWidget(self.runs_table, 2)
+        bottom_layout = QVBoxLayout()
+        bottom_layout.setContentsMargins(0, 0, 0, 0)
+        bottom_layout.addWidget(self.evaluation_label)
+        bottom_layout.addLayout(evaluation, 1)
+        bottom = QWidget()
+        bottom.setLayout(bottom_layout)
+        self.splitter = QSplitter(Qt.Vertical)  # the chart over the evaluation; the user moves the line
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(bottom)
+        self.splitter.setSizes([560, 440])  # in proportion to the height there is
         layout = QVBoxLayout(self)
         layout.addLayout(sources)
         layout.addLayout(controls)
-        layout.addLayout(middle, 3)
-        layout.addWidget(self.evaluation_label)
-        layout.addLayout(evaluation, 1)
+        layout.addWidget(self.splitter, 1)
 
     # data ------------------------------------------------------------------------------------------------
     def set_source(self, source: str | Path) -> None:
+        """Use this data for the next run, and read what it holds at once, on a worker (the summary)."""
         self.source = str(source)
         self.source_label.setText(
             "GTZAN through tensorflow-datasets (downloaded when training starts)"
             if self.source == TFDS
             else self.source
         )
+        if self.summary_task is not None and self.summary_task.running:
+            self.summary_task.cancel()
+        if self.source == TFDS:
+            self.summary.setText("The data summary follows the download, when training starts.")
+            self.summary_task = None
+            return
+        self.summary.setText("reading what the data holds…")
+        source_now = self.source
+
+        def work(ctx):
+            from core.datasets import open_source, quick_summary
+
+            return quick_summary(open_source(source_now), cancel=ctx.cancelled)
+
+        def shown(lines, failed=False):
+            if self.source == source_now and not (self.task is not None and self.task.running):
+                self.summary.setText(("cannot use this data: " if failed else "") + "\n".join(lines))
+
+        self.summary_task = run_task(
+            work, on_result=shown, on_error=lambda message: shown([message], failed=True), owner=self
+        )
 
     def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder of class folders (or the extracted GTZAN archive)")
+        folder = QFileDialog.getExistingDirectory(
+            self, "Folder of class folders (or the extracted GTZAN archive)", start_folder(self.settings_store, "data")
+        )
         if folder:
+            remember_folder(self.settings_store, "data", str(Path(folder).parent))
             self.set_source(folder)
 
     def _choose_archive(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "GTZAN archive", "", "Archives (*.tar.gz *.tgz *.tar)")
+        name, _ = QFileDialog.getOpenFileName(
+            self, "GTZAN archive", start_folder(self.settings_store, "data"), "Archives (*.tar.gz *.tgz *.tar)"
+        )
         if name:
+            remember_folder(self.settings_store, "data", name)
             self.set_source(name)
 
     # training --------------------------------------------------------------------------------------------
@@ -203,10 +290,16 @@ class TrainTab(QWidget):
             ys.clear()
         self._redraw()
         self.confusion.setRowCount(0)
-        self.cell_clips.clear()
+        self.cell_clips.setRowCount(0)  # (clear() would take the column headers too)
         self.evaluation_label.setText("")
         self.save_button.setEnabled(False)
         self.started = time.monotonic()
+        self.training_clock = None
+        self.epochs_planned = settings.epochs
+        self.eta.setText("")
+        self.progress.setFormat("%p%")
+        if self.summary_task is not None and self.summary_task.running:
+            self.summary_task.cancel()  # training gives the full summary
 
         def work(ctx):
             from core.feature_cache import FeatureCache
@@ -287,9 +380,19 @@ class TrainTab(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setValue(int(1000 * done / total) if total else 0)
         self.progress.setFormat(f"{stage} %p%")
-        elapsed = time.monotonic() - self.started
-        if stage == "training" and done > 0:
-            self.eta.setText(f"{elapsed * (total - done) / done:.0f} s left")
+        if stage != "training" or total <= 0 or not self.epochs_planned:
+            return
+        now = time.monotonic()
+        if self.training_clock is None:
+            self.training_clock = (now, done)
+        batches = total / self.epochs_planned
+        epoch = min(self.epochs_planned, int((done - 1) // batches) + 1)
+        text = f"epoch {epoch} of {self.epochs_planned}"
+        first_time, first_done = self.training_clock
+        if done > first_done and now > first_time:
+            left = (now - first_time) / (done - first_done) * (total - done)
+            text += f" · {_clock(left)} left"
+        self.eta.setText(text)
 
     def _finished(self, result) -> None:
         self._running(False)
@@ -311,19 +414,30 @@ class TrainTab(QWidget):
             )
             self._show_confusion(ev)
         self._add_run(result)
+        self._progress_says("cancelled: best weights kept" if result.cancelled else "done", full=not result.cancelled)
         self.status.emit("training cancelled, best weights kept" if result.cancelled else "training finished")
 
     def _failed(self, message: str) -> None:
         self._running(False)
         self.eta.setText("")
+        self._progress_says("stopped")
         self.evaluation_label.setText(f"Training stopped: {message}. The active model is unchanged.")
         self.status.emit(f"training stopped: {message}")
 
     def _cancelled(self) -> None:
         self._running(False)
         self.eta.setText("")
+        self._progress_says("cancelled")
         self.evaluation_label.setText("Cancelled before the first epoch ended: no model.")
         self.status.emit("training cancelled")
+
+    def _progress_says(self, text: str, full: bool = False) -> None:
+        """The progress bar's last word on a run: done, cancelled or stopped (where it stopped, or full)."""
+        if self.progress.maximum() == 0:  # still busy-looking: make it a bar again
+            self.progress.setRange(0, 1000)
+        if full:
+            self.progress.setValue(self.progress.maximum())
+        self.progress.setFormat(text)
 
     # settings kept between runs, and runs compared ---------------------------------------------------------
     def _remember(self) -> None:
@@ -361,30 +475,59 @@ class TrainTab(QWidget):
             "curve": [list(v) for v in self.points["val_accuracy"]],
         }
         self.runs.append(run)
+        self.runs = self.runs[-KEPT_RUNS:]
+        # Kept for the next start; QSettings writes its file atomically (a temporary file renamed over it).
+        self.settings_store.setValue("train/runs", json.dumps(self.runs))
+        self._show_run(run)
+        self._draw_earlier_runs()
+
+    def _restore_runs(self) -> None:
+        """The runs table of earlier sessions (a damaged entry is dropped, not a reason to fail)."""
+        try:
+            runs = json.loads(str(self.settings_store.value("train/runs", "[]")))
+        except ValueError:
+            runs = []
+        self.runs = (
+            [r for r in runs if isinstance(r, dict) and "recipe" in r][-KEPT_RUNS:] if isinstance(runs, list) else []
+        )
+        for run in self.runs:
+            self._show_run(run)
+        self._draw_earlier_runs(include_last=True)
+
+    def _show_run(self, run: dict) -> None:
         row = self.runs_table.rowCount()
         self.runs_table.insertRow(row)
         values = [
-            str(len(self.runs)),
-            run["recipe"],
-            str(run["epochs"]),
-            str(run["batch"]),
-            f"{run['lr']:g}",
-            f"{run['window']:g} s",
-            run["clip"],
-            run["window_acc"],
-            run["seconds"],
+            str(row + 1),
+            run.get("recipe", ""),
+            str(run.get("epochs", "")),
+            str(run.get("batch", "")),
+            f"{run.get('lr', 0):g}",
+            f"{run.get('window', 0):g} s",
+            run.get("clip", "-"),
+            run.get("window_acc", "-"),
+            run.get("seconds", ""),
         ]
         for col, text in enumerate(values):
             self.runs_table.setItem(row, col, QTableWidgetItem(text))
-        for curve in self.earlier_curves:  # earlier runs' validation accuracy stays on the chart, faded
+        self.runs_table.scrollToBottom()
+
+    def _draw_earlier_runs(self, include_last: bool = False) -> None:
+        """Earlier runs' validation accuracy (the last four) stays on the chart, faded and dashed."""
+        for curve in self.earlier_curves:
             self.acc_plot.removeItem(curve)
-        self.earlier_curves = [
-            self.acc_plot.plot(*r["curve"], pen=pg.mkPen((150, 150, 150), style=Qt.DashLine), name=f"run {i + 1}")
-            for i, r in enumerate(self.runs[:-1][-4:], start=max(0, len(self.runs) - 5))
-        ]
+        earlier = self.runs if include_last else self.runs[:-1]
+        self.earlier_curves = []
+        for run in earlier[-4:]:
+            curve = run.get("curve") or [[], []]
+            if len(curve) == 2 and len(curve[0]) == len(curve[1]):
+                pen = pg.mkPen((150, 150, 150), style=Qt.DashLine)
+                self.earlier_curves.append(self.acc_plot.plot(curve[0], curve[1], pen=pen))
+        self.legend.setText(_legend_html(earlier=bool(self.earlier_curves)))
 
     # evaluation ------------------------------------------------------------------------------------------
     def _show_confusion(self, ev) -> None:
+        """The confusion matrix, its headers whole ("true music", "called speech"), sized to fit its cells."""
         n = len(ev.labels)
         self.confusion.setRowCount(n)
         self.confusion.setColumnCount(n)
@@ -395,25 +538,47 @@ class TrainTab(QWidget):
                 item = QTableWidgetItem(str(ev.confusion[i][j]))
                 item.setTextAlignment(Qt.AlignCenter)
                 item.setFlags(item.flags() & ~Qt.ItemIsEditable)
+                item.setToolTip(f"true {ev.labels[i]}, called {ev.labels[j]}: {ev.confusion[i][j]} clip(s)")
                 self.confusion.setItem(i, j, item)
+        self.confusion.resizeColumnsToContents()
+        self.confusion.resizeRowsToContents()
+        self.confusion.updateGeometry()
 
     def _show_cell(self, row: int, col: int) -> None:
+        """List the clips of one cell: file, true class, verdict and the verdict's confidence."""
         ev = self.result.evaluation if self.result else None
         if ev is None:
             return
-        self.cell_clips.clear()
+        self.cell_clips.setSortingEnabled(False)
+        self.cell_clips.setRowCount(0)
         for clip in ev.clips:
             if clip.true_label == ev.labels[row] and clip.predicted == ev.labels[col]:
-                self.cell_clips.addItem(f"{clip.name}  {clip.probabilities}")
-                item = self.cell_clips.item(self.cell_clips.count() - 1)
-                item.setData(Qt.UserRole, clip.source)
-                if not clip.source:
-                    item.setFlags(item.flags() & ~Qt.ItemIsEnabled)  # in-memory clip (tensorflow-datasets)
+                r = self.cell_clips.rowCount()
+                self.cell_clips.insertRow(r)
+                confidence = clip.probabilities.get(clip.predicted, 0.0)
+                cells = [clip.name, clip.true_label, clip.predicted, f"{confidence:.0%}"]
+                for c, text in enumerate(cells):
+                    item = QTableWidgetItem(text)
+                    item.setData(Qt.UserRole, clip.source)
+                    item.setToolTip(clip.source or f"{clip.name} (in memory: tensorflow-datasets)")
+                    if not clip.source:
+                        item.setFlags(item.flags() & ~Qt.ItemIsEnabled)  # in-memory clip (tensorflow-datasets)
+                    if c == 3:
+                        item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                    self.cell_clips.setItem(r, c, item)
+        self.cell_clips.setSortingEnabled(True)
+
+    def _open_clip(self, item: QTableWidgetItem) -> None:
+        source = item.data(Qt.UserRole)
+        if source:
+            self.open_in_inspect.emit(Path(source))
 
     # saving ----------------------------------------------------------------------------------------------
     def _save_dialog(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, "Save model", "model.msmodel", "musicspeech models (*.msmodel)")
+        start = Path(start_folder(self.settings_store, "model")) / "model.msmodel"
+        name, _ = QFileDialog.getSaveFileName(self, "Save model", str(start), "musicspeech models (*.msmodel)")
         if name:
+            remember_folder(self.settings_store, "model", name)
             self.save(Path(name))
 
     def save(self, path: Path):
@@ -455,6 +620,36 @@ def _load_source(source: str, ctx):
     from core.datasets import open_source
 
     return open_source(source)
+
+
+def _pen(name: str):
+    colour, width = PENS[name]
+    return pg.mkPen(colour, width=width)
+
+
+def _symbol(name: str, shape: str) -> dict:
+    colour = PENS[name][0]
+    return {"symbol": shape, "symbolBrush": colour, "symbolPen": colour, "symbolSize": 7}
+
+
+def _legend_html(earlier: bool) -> str:
+    """The chart's legend, as a line of text under it."""
+    parts = [
+        f'<span style="color:{PENS["training"][0]}">━━</span> training (mean so far in the epoch)',
+        f'<span style="color:{PENS["validation windows"][0]}">━●━</span> validation windows',
+        f'<span style="color:{PENS["validation clips"][0]}">━■━</span> validation clips (accuracy only)',
+    ]
+    if earlier:
+        parts.append('<span style="color:#969696">- - -</span> earlier runs\' validation windows')
+    return " &nbsp;&nbsp; ".join(parts)
+
+
+def _clock(seconds: float) -> str:
+    """4:50, or 1:02:05 past an hour."""
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _spin(box: QSpinBox, low: int, high: int, value: int) -> QSpinBox:

@@ -4,6 +4,7 @@ The Live tab listens to a virtual sound device (a PulseAudio null sink, as in th
 and then music are played.
 
 ./scripts/screenshots.sh        # under Xvfb (a real X11 window); QT_QPA_PLATFORM=offscreen works too
+SCREENSHOT_SIZE=1024x640 ./scripts/screenshots.sh   # another window size: docs/screenshot-NAME-1024x640.png
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from PySide6.QtCore import QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 GTZAN = ROOT.parent / "shared" / "data" / "gtzan_music_speech" / "music_speech"
+SIZE = os.environ.get("SCREENSHOT_SIZE", "1600x1000")
+SUFFIX = "" if SIZE == "1600x1000" else f"-{SIZE}"
 
 
 def main() -> int:
@@ -32,12 +35,12 @@ def main() -> int:
     audio = VirtualAudio(runtime)
     audio.start()
     app = QApplication(sys.argv[:1])
-    from core.audio import load_audio
+    from core.audio import Waveform, load_audio, write_wav
     from gui.app import create_window
 
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"), QSettings.IniFormat)
     window = create_window(settings=settings)
-    window.resize(1200, 800)
+    window.resize(*map(int, SIZE.split("x")))
     out = ROOT / "docs"
     subset = Path(tempfile.mkdtemp())
     for label in ("music", "speech"):
@@ -60,8 +63,13 @@ def main() -> int:
         QTimer.singleShot(300, run)
 
     def shoot(name):
-        return lambda: window.grab().save(str(out / f"screenshot-{name}.png"))
+        return lambda: window.grab().save(str(out / f"screenshot-{name}{SUFFIX}.png"))
 
+    mix = Path(tempfile.mkdtemp()) / "a mix" / "talk then music.wav"  # speech, a pause, music: all three
+    mix.parent.mkdir()
+    speech = load_audio(GTZAN / "speech_wav" / "comedy.wav", 16000).samples[: 16000 * 10]
+    music = load_audio(GTZAN / "music_wav" / "bagpipe.wav", 16000).samples[: 16000 * 12]
+    write_wav(mix, Waveform(np.concatenate([speech, np.zeros(16000 * 4, np.float32), music]), 16000, str(mix)))
     classify = window.classify_tab
     step(
         lambda: window.model.classifier is not None,
@@ -70,10 +78,11 @@ def main() -> int:
             classify.add_paths(
                 [GTZAN / "music_wav" / n for n in ("blues.wav", "bagpipe.wav", "opera.wav")]
                 + [GTZAN / "speech_wav" / n for n in ("news1.wav", "comedy.wav", "greek.wav")]
+                + [mix]
             ),
         ),
     )
-    step(lambda: len(classify.results) == 6, shoot("classify"))
+    step(lambda: len(classify.results) == 7, shoot("classify"))
     step(lambda: True, lambda: window.open_in_inspect(GTZAN / "speech_wav" / "comedy.wav"))
     step(
         lambda: window.inspect_tab.current is not None and window.inspect_tab.current.prediction is not None,
@@ -110,7 +119,7 @@ def main() -> int:
     QTimer.singleShot(600_000, app.quit)
     app.exec()
     audio.stop()
-    print("\n".join(str(p) for p in sorted(out.glob("screenshot-*.png"))))
+    print("\n".join(str(p) for p in sorted(out.glob(f"screenshot-*{SUFFIX}.png"))))
     from gui.app import hard_exit
 
     hard_exit(0)

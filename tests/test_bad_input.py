@@ -20,6 +20,7 @@ from core.errors import AudioError
 from core.features import FeatureSpec, frame_features
 from core.inference import Classifier
 from core.paths import readable, shipped_model_path
+from gui.classify_tab import DURATION, FILE, STATUS, VERDICT
 from gui.crash_handler import CrashHandler
 from gui.inspect_tab import SPECTROGRAM_COLUMNS, spectrogram_db
 
@@ -237,12 +238,12 @@ def test_the_corpus_dropped_on_the_classify_tab_fills_every_row(
     drop(window, [folder])
     assert tab.table.rowCount() == len(listed)
     qtbot.waitUntil(lambda: len(tab.results) == len(listed) and not tab.task.running, timeout=TIMEOUT_S * 1000)
-    rows = {tab.table.item(r, 0).data(Qt.UserRole): r for r in range(tab.table.rowCount())}
+    rows = {tab.table.item(r, FILE).data(Qt.UserRole): r for r in range(tab.table.rowCount())}
     assert sorted(rows) == [c.path for c in listed]  # the paths themselves, a name that is not UTF-8 too
     wrong = []
     for case in listed:
         r = rows[case.path]
-        verdict, status = tab.table.item(r, 2), tab.table.item(r, 4).text()
+        verdict, status = tab.table.item(r, VERDICT), tab.table.item(r, STATUS).text()
         if case.expect == ERROR:
             right = verdict is None and one_line_naming(status, case)
         else:
@@ -251,7 +252,7 @@ def test_the_corpus_dropped_on_the_classify_tab_fills_every_row(
             wrong.append((case.name, status))
     assert wrong == []
     latin1 = next(c for c in listed if readable(c.name) != c.name)
-    assert tab.table.item(rows[latin1.path], 0).text() == "Chanson d'\ufffdt\ufffd (latin-1 name).wav"
+    assert tab.table.item(rows[latin1.path], FILE).text() == "Chanson d'\ufffdt\ufffd (latin-1 name).wav"
     assert messages[-1] == f"classified {len(listed)} files"
     task = tab.export(tmp_path / "results.json", "JSON with segments (*.json)")  # every name, in a readable file
     qtbot.waitUntil(lambda: not task.running, timeout=30_000)  # exports are written on a worker
@@ -305,7 +306,7 @@ def test_an_hour_long_file_in_both_tabs(window, qtbot, hour_long, crashes, caplo
     tab = window.classify_tab
     tab.add_paths([hour_long.path])
     qtbot.waitUntil(lambda: len(tab.results) == 1, timeout=TIMEOUT_S * 1000)
-    assert tab.table.item(0, 2).text() == "speech" and tab.table.item(0, 1).text() == "60:00.0"
+    assert tab.table.item(0, VERDICT).text() == "speech" and tab.table.item(0, DURATION).text() == "60:00.0"
     inspect = window.inspect_tab
     window.open_in_inspect(hour_long.path)
     qtbot.waitUntil(lambda: inspect.current is not None, timeout=TIMEOUT_S * 1000)

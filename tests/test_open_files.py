@@ -9,6 +9,7 @@ from PySide6.QtGui import QFileOpenEvent
 from PySide6.QtWidgets import QApplication
 
 from gui.app import FileOpenEvents, create_window
+from gui.classify_tab import FILE, VERDICT
 
 from .conftest import REPO
 
@@ -55,7 +56,8 @@ def test_several_files_open_the_first_in_inspect_and_all_in_classify(open_window
     assert listed(window) == sorted([MUSIC[0], SPEECH[0], SPEECH[1]])
     qtbot.waitUntil(lambda: len(window.classify_tab.results) == 3, timeout=60_000)
     verdicts = {
-        window.classify_tab.table.item(r, 0).text(): window.classify_tab.table.item(r, 2).text() for r in range(3)
+        window.classify_tab.table.item(r, FILE).text(): window.classify_tab.table.item(r, VERDICT).text()
+        for r in range(3)
     }
     assert verdicts == {MUSIC[0].name: "music", SPEECH[0].name: "speech", SPEECH[1].name: "speech"}
 

@@ -70,7 +70,7 @@ def test_classify_exports_onto_a_full_disk_or_into_a_read_only_folder_say_so(
     qtbot.waitUntil(lambda: len(tab.results) == 2 and not tab.task.running, timeout=60_000)  # "classified 2 files"
     target = small_disk.path / "results.json"
     finished(qtbot, tab.export(target, "JSON with segments (*.json)"))
-    assert said(window) == f"exported 1 file(s) to {small_disk.path}"
+    assert said(window) == f"exported 2 result(s) to {target}"
     before = target.read_bytes()
     small_disk.fill()
     finished(qtbot, tab.export(target, "JSON with segments (*.json)"))
@@ -78,12 +78,12 @@ def test_classify_exports_onto_a_full_disk_or_into_a_read_only_folder_say_so(
     assert target.read_bytes() == before and small_disk.files() == ["results.json"]
 
     labels = read_only_folder.path / "labels.txt"
-    finished(qtbot, tab.export(labels, "Audacity labels, one file each (*.txt)"))
-    before = (read_only_folder.path / "blues.labels.txt").read_bytes()
+    finished(qtbot, tab.export(labels, "Audacity labels, one file per audio file (*.txt)"))
+    before = (read_only_folder.path / "labels-blues.txt").read_bytes()
     read_only_folder.freeze()
-    finished(qtbot, tab.export(labels, "Audacity labels, one file each (*.txt)"))
-    assert said(window) == f"cannot save {read_only_folder.path / 'blues.labels.txt'}: {read_only_folder.problem}"
-    assert (read_only_folder.path / "blues.labels.txt").read_bytes() == before
+    finished(qtbot, tab.export(labels, "Audacity labels, one file per audio file (*.txt)"))
+    assert said(window) == f"cannot save {read_only_folder.path / 'labels-blues.txt'}: {read_only_folder.problem}"
+    assert (read_only_folder.path / "labels-blues.txt").read_bytes() == before
 
 
 def test_a_recording_saved_into_a_read_only_folder_or_onto_a_full_disk_says_so(
