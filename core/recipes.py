@@ -74,17 +74,18 @@ BASELINE = TrainSettings(
 )
 
 SHIPPED = TrainSettings(
-    # Log-mel windows of 1 s with their mean removed (gain does not matter), a small CNN (28k weights) that
+    # Log-mel windows of 1 s with their mean removed (gain does not matter), a small CNN (105k weights) that
     # halves the time resolution first (20 ms) and pools over time and frequency; recording-chain augmentation
     # (noise, bands, rooms, codecs) and mixtures (speech over music beds stays speech; noise under anything),
     # so that neither clean nor noisy audio decides the class; classes weighed equally.
     features=FeatureSpec(kind="logmel", window_norm=True),
     model=ModelConfig(
-        resize=None, input_pool=(2, 1), conv_filters=(16, 32, 64), dense_units=64, pool_each=True, global_pool=True
+        resize=None, input_pool=(2, 1), conv_filters=(32, 64, 128), dense_units=96, pool_each=True, global_pool=True
     ),
     augment=AugmentSettings(copies=2, bed_probability=0.5, ambience_probability=0.3, codec_probability=0.25),
-    epochs=30,
-    patience=6,
+    train_hop_s=1.0,
+    epochs=16,
+    patience=5,
     balance_classes=True,
 )
 

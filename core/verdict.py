@@ -31,8 +31,9 @@ NOISE = "noise"  # a model label whose windows are reported as silence (neither 
 @dataclass(frozen=True)
 class VerdictPolicy:
     silence_dbfs: float = -55.0  # a window quieter than this (mean power, dB re full scale) is silence
-    switch_cost: float = 4.0  # log-probability cost of a change of label between windows (Viterbi smoothing)
+    switch_cost: float = 8.0  # log-probability cost of a change of label between windows (Viterbi smoothing)
     probability_floor: float = 1e-3  # window probabilities are clipped to this before their log is taken
+    noise_cost: float = 1.0  # a model's noise class must beat music and speech by e^cost to make silence
     silent_share: float = 0.9  # a clip this much silent (or more) is called silence
 
     def to_dict(self) -> dict:
@@ -72,7 +73,7 @@ def emission_logs(
     for j, label in enumerate(states[:-1]):
         out[:, j] = np.log(probs[:, list(model_labels).index(label)])
     if NOISE in model_labels:
-        out[:, -1] = np.log(probs[:, list(model_labels).index(NOISE)])
+        out[:, -1] = np.log(probs[:, list(model_labels).index(NOISE)]) - policy.noise_cost
     silent = np.asarray(levels_dbfs) < policy.silence_dbfs
     out[silent] = np.log(policy.probability_floor)
     out[silent, -1] = 0.0

@@ -73,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         def epoch(self, epoch, epochs, logs):
             print(f"  epoch {epoch + 1}/{epochs}: " + " ".join(f"{k} {v:.4f}" for k, v in logs.items()), flush=True)
 
+    fingerprints = {"sha256": data_fingerprint([c.path for c in gtzan.clips], Path(gtzan.source))}
+    if args.pool:
+        pool_paths = [c.path for c in dataset.clips if c.name.startswith("pool/")]
+        fingerprints["pool_sha256"] = data_fingerprint(pool_paths, args.pool / "train")
     result = train(dataset, settings, Progress(), split=split)
     ev = result.evaluation
     print(
@@ -80,11 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         f"window accuracy {ev.window_accuracy:.4f}, wrong: {[c.name for c in ev.wrong]}"
     )
     bundle = result.bundle
-    bundle.info["data"]["sha256"] = data_fingerprint([c.path for c in gtzan.clips], Path(gtzan.source))
+    bundle.info["data"].update(fingerprints)
     bundle.info["data"]["source"] = "GTZAN music/speech (../shared/data/gtzan_music_speech, 64 music + 64 speech)"
     if args.pool:
-        pool_paths = [c.path for c in dataset.clips if c.name.startswith("pool/")]
-        bundle.info["data"]["pool_sha256"] = data_fingerprint(pool_paths, args.pool / "train")
         bundle.info["data"]["source"] += f" and the training pool's train split ({len(pool_paths)} clips, docs/POOL.md)"
     bundle.info["data"]["counts"] = dataset.counts()
     bundle.info["recipe"] = "shipped"

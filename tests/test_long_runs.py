@@ -72,7 +72,7 @@ def test_the_live_analyzer_over_half_an_hour_of_audio_keeps_its_memory_flat(clas
     finally:
         tracemalloc.stop()
     assert got.verdicts >= 30 * 60 * 10 - 20  # a verdict every 0.1 s
-    assert got.labels == {"music", "speech"} and got.segments >= 55  # the turns every 30 s were followed
+    assert {"music", "speech"} <= got.labels <= {"music", "speech", "silence"} and got.segments >= 55  # turns followed
     assert marks[1] - marks[0] < 0.5, marks  # MB of Python and numpy memory, 10 min -> 30 min
 
 
@@ -134,7 +134,7 @@ def test_a_two_hour_file_is_classified_and_memory_stays_flat(tmp_path, programme
     passes = out["passes"]
     assert all(p["duration_s"] == pytest.approx(7200, abs=0.1) for p in passes)
     labels = passes[0]["labels"]
-    assert len(labels) >= 200 and set(labels) == {"music", "speech"}  # 240 turns of 30 s
+    assert len(labels) >= 200 and {"music", "speech"} <= set(labels) <= {"music", "speech", "silence"}  # 240 turns
     assert all(p["labels"] == labels for p in passes)
     array_mb = 7200 * RATE * 4 / 2**20
     assert passes[0]["rss"] - out["loaded"] < array_mb  # the decoded file is not kept after the result
