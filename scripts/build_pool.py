@@ -30,23 +30,77 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+try:  # faster than one ffmpeg process per short file; ffmpeg remains the fallback for everything
+    import soundfile
+    import soxr
+except ImportError:  # pragma: no cover - the repo's venv has both
+    soundfile = soxr = None
+
 RATE = 16000
 AUDIO = (".wav", ".ogg", ".oga", ".mp3", ".flac", ".opus", ".wv", ".mod", ".xm", ".it", ".s3m", ".mid", ".midi")
 MIN_S, MAX_S = 4.0, 30.0
+SF_EXT = (".wav", ".ogg", ".oga", ".flac", ".mp3")  # short files decoded in-process when soundfile is there
 PER_FILE = 3  # at most this many clips cut from one long file
 
 # Packages (prefix match) that must never feed the pool: the held-out evaluation sources and their families
 # (../shared/data/EVALUATION-SOURCES.md) and the packages of the developers' out-of-domain devset.
 DENY = (
-    "asterisk-", "fillets-ng-", "codec2-", "codec2", "linphone-", "linphone", "pocketsphinx-", "pocketsphinx",
-    "gcompris-", "gcompris", "wesnoth-", "wesnoth", "warzone2100-", "warzone2100", "nexuiz-", "nexuiz",
-    "xonotic-", "xonotic", "ufoai-", "ufoai", "hedgewars-", "hedgewars", "freedroidrpg-", "freedroidrpg",
-    "extremetuxracer-", "extremetuxracer", "frozen-bubble-", "frozen-bubble", "fb-music-", "drascula-",
-    "drascula", "lincity-ng-", "lincity-ng", "asc-", "asc", "csmash-", "csmash", "performous-", "performous",
-    "fretsonfire-", "fretsonfire", "colobot-", "colobot", "tuxfootball", "foobillardplus-", "foobillardplus",
-    "trigger-rally-", "trigger-rally", "pyannote",
+    "asterisk-",
+    "fillets-ng-",
+    "codec2-",
+    "codec2",
+    "linphone-",
+    "linphone",
+    "pocketsphinx-",
+    "pocketsphinx",
+    "gcompris-",
+    "gcompris",
+    "wesnoth-",
+    "wesnoth",
+    "warzone2100-",
+    "warzone2100",
+    "nexuiz-",
+    "nexuiz",
+    "xonotic-",
+    "xonotic",
+    "ufoai-",
+    "ufoai",
+    "hedgewars-",
+    "hedgewars",
+    "freedroidrpg-",
+    "freedroidrpg",
+    "extremetuxracer-",
+    "extremetuxracer",
+    "frozen-bubble-",
+    "frozen-bubble",
+    "fb-music-",
+    "drascula-",
+    "drascula",
+    "lincity-ng-",
+    "lincity-ng",
+    "asc-",
+    "asc",
+    "csmash-",
+    "csmash",
+    "performous-",
+    "performous",
+    "fretsonfire-",
+    "fretsonfire",
+    "colobot-",
+    "colobot",
+    "tuxfootball",
+    "foobillardplus-",
+    "foobillardplus",
+    "trigger-rally-",
+    "trigger-rally",
+    "pyannote",
     # devset (../shared/devset): never train on it
-    "singularity-music", "singularity", "planetblupi-", "planetblupi", "hyperrogue-music", "hyperrogue",
+    "singularity-music",
+    "singularity",
+    "planetblupi-",
+    "planetblupi",
+    "hyperrogue-music",
+    "hyperrogue",
 )
 
 
@@ -70,49 +124,212 @@ def denied(pkg):
 #                'group' (= the group key) or ''
 #   cap        : minutes at most from this source. split: 'train' or 'dev' (one value per package)
 # ---------------------------------------------------------------------------------------------------------
-def S(name, pkg, label, kind, pat, mode, cap, split="train", lang="", group=None, exclude=None, synthetic=False,
-      extract=None):
-    return dict(name=name, pkg=pkg, label=label, kind=kind, pat=pat, mode=mode, cap=cap, split=split, lang=lang,
-                group=group, exclude=exclude, synthetic=synthetic, extract=extract)
+def S(
+    name,
+    pkg,
+    label,
+    kind,
+    pat,
+    mode,
+    cap,
+    split="train",
+    lang="",
+    group=None,
+    exclude=None,
+    synthetic=False,
+    extract=None,
+):
+    return dict(
+        name=name,
+        pkg=pkg,
+        label=label,
+        kind=kind,
+        pat=pat,
+        mode=mode,
+        cap=cap,
+        split=split,
+        lang=lang,
+        group=group,
+        exclude=exclude,
+        synthetic=synthetic,
+        extract=extract,
+    )
 
 
 SOURCES = [
     # ---- speech ----
-    S("fotaq", "flight-of-the-amazon-queen", "speech", "voice-acting", r"queen_sb/[0-9A-F]{6}[A-Z][0-9]\.mp3$",
-      "join", 16, lang="en", group=r"queen_sb/[0-9A-F]{6}([A-Z])", extract="queen"),
-    S("bass", "beneath-a-steel-sky", "speech", "voice-acting", r"sky_speech/\d+/\d+\.wav$", "join", 16,
-      lang="en", group=r"sky_speech/(\d+)/", extract="sky"),
-    S("neverball-voice", "neverball-common", "speech", "announcer", r"neverball/snd/gd/.*\.ogg$", "join", 1,
-      lang="en", group=r"(gd)"),
-    S("openarena-voice", "openarena-data", "speech", "voice-acting", r"sound/voices/rott/.*\.ogg$", "join", 3,
-      split="dev", lang="en", group=r"(rott)"),
-    S("openarena-tts", "openarena-data", "speech", "tts", r"sound/voices/festivoxmale/.*\.ogg$", "join", 2,
-      split="dev", lang="en", group=r"(festivox)", synthetic=True),
-    S("0ad-voices", "0ad-data", "speech", "voice-acting", r"audio/voice/(greek|latin|napatan|persian)/.*\.ogg$",
-      "join", 8, lang="group", group=r"audio/voice/([a-z]+)/"),
-    S("festvox-ru", "festvox-ru", "speech", "read-speech", r"msu_ru_nsh_clunits/wav/.*\.wav$", "cut", 12,
-      lang="ru"),
-    S("tuxpaint-stamps", "tuxpaint-stamps-default", "speech", "spoken-word", r"_desc(?:_([a-z]{2}))?\.ogg$",
-      "join", 16, lang="group:en", group=r"_desc(?:_([a-z]{2}))?\.ogg$"),
-    S("ktuberling", "ktuberling-data", "speech", "spoken-word", r"ktuberling/sounds/[^/]+/.*\.(ogg|wav|opus)$",
-      "join", 12, split="dev", lang="group", group=r"ktuberling/sounds/([^/]+)/"),
-    S("klettres", "klettres-data", "speech", "spoken-word", r"klettres/[^/]+/(alpha|syllab)/.*\.ogg$", "join", 8,
-      lang="group", group=r"klettres/([^/]+)/"),
-    S("kajongg", "kajongg", "speech", "voice-acting", r"kajongg/voices/.*\.ogg$", "join", 6, split="dev",
-      lang="group", group=r"kajongg/voices/((?:de/)?[a-z]+\d)/"),
-    S("megaglest-voices", "megaglest-data", "speech", "voice-acting", r"/sounds/[a-z_]+_(ack|select)\d*\.(wav|ogg)$",
-      "join", 8, lang="en", group=r"/([a-z_]+?)_(?:ack|select)\d*\.(?:wav|ogg)$"),
-    S("alsa-utils", "alsa-utils", "speech", "announcer", r"sounds/alsa/(Front|Rear|Side)_.*\.wav$", "join", 1,
-      lang="en", group=r"(alsa)"),
-    S("espeak-ng", "espeak-ng-data", "speech", "tts", r"tts/.*\.wav$", "join", 10, lang="group", group=r"tts/([a-z-]+)/",
-      synthetic=True, extract="espeak"),
+    S(
+        "fotaq",
+        "flight-of-the-amazon-queen",
+        "speech",
+        "voice-acting",
+        r"queen_sb/[0-9A-F]{6}[A-Z][0-9]\.mp3$",
+        "join",
+        16,
+        lang="en",
+        group=r"queen_sb/[0-9A-F]{6}([A-Z])",
+        extract="queen",
+    ),
+    S(
+        "bass",
+        "beneath-a-steel-sky",
+        "speech",
+        "voice-acting",
+        r"sky_speech/\d+/\d+\.wav$",
+        "join",
+        12,
+        split="dev",
+        lang="en",
+        group=r"sky_speech/(\d+)/",
+        extract="sky",
+    ),
+    S(
+        "neverball-voice",
+        "neverball-common",
+        "speech",
+        "announcer",
+        r"neverball/snd/(gd/.*|(birdie|bogey|double|eagle|par|penalty|one|player\d))\.ogg$",
+        "join",
+        1,
+        lang="en",
+        group=r"(gd)",
+    ),
+    S(
+        "openarena-voice",
+        "openarena-data",
+        "speech",
+        "voice-acting",
+        r"sound/voices/rott/.*\.ogg$",
+        "join",
+        3,
+        split="dev",
+        lang="en",
+        group=r"(rott)",
+    ),
+    S(
+        "openarena-tts",
+        "openarena-data",
+        "speech",
+        "tts",
+        r"sound/voices/festivoxmale/.*\.ogg$",
+        "join",
+        2,
+        split="dev",
+        lang="en",
+        group=r"(festivox)",
+        synthetic=True,
+    ),
+    S(
+        "0ad-voices",
+        "0ad-data",
+        "speech",
+        "voice-acting",
+        r"audio/voice/(greek|latin|napatan|persian)/.*\.ogg$",
+        "join",
+        8,
+        lang="group",
+        group=r"audio/voice/([a-z]+)/",
+    ),
+    S("festvox-ru", "festvox-ru", "speech", "read-speech", r"msu_ru_nsh_clunits/wav/.*\.wav$", "cut", 12, lang="ru"),
+    S(
+        "tuxpaint-stamps",
+        "tuxpaint-stamps-default",
+        "speech",
+        "spoken-word",
+        r"_desc(?:_([a-z]{2}))?\.ogg$",
+        "join",
+        16,
+        lang="group:en",
+        group=r"_desc(?:_([a-z]{2}))?\.ogg$",
+    ),
+    S(
+        "ktuberling",
+        "ktuberling-data",
+        "speech",
+        "spoken-word",
+        r"ktuberling/sounds/[^/]+/.*\.(ogg|wav|opus)$",
+        "join",
+        12,
+        lang="group",
+        group=r"ktuberling/sounds/([^/]+)/",
+    ),
+    S(
+        "klettres",
+        "klettres-data",
+        "speech",
+        "spoken-word",
+        r"klettres/[^/]+/(alpha|syllab)/.*\.ogg$",
+        "join",
+        8,
+        split="dev",
+        lang="group",
+        group=r"klettres/([^/]+)/",
+    ),
+    S(
+        "kajongg",
+        "kajongg",
+        "speech",
+        "voice-acting",
+        r"kajongg/voices/.*\.ogg$",
+        "join",
+        6,
+        split="dev",
+        lang="group",
+        group=r"kajongg/voices/((?:de/)?[a-z]+\d)/",
+    ),
+    S(
+        "megaglest-voices",
+        "megaglest-data",
+        "speech",
+        "voice-acting",
+        r"/sounds/[a-z_]+_(ack|select)\d*\.(wav|ogg)$",
+        "join",
+        8,
+        lang="en",
+        group=r"/([a-z_]+?)_(?:ack|select)\d*\.(?:wav|ogg)$",
+        # animals and monsters growl rather than speak
+        exclude=r"/(behemoth|bull|carpet|chicken|cow|daemon|dr|dragon|eagle|evil_dragon|golem|ghost_armor|mummy|pig)_",
+    ),
+    S(
+        "alsa-utils",
+        "alsa-utils",
+        "speech",
+        "announcer",
+        r"sounds/alsa/(Front|Rear|Side)_.*\.wav$",
+        "join",
+        1,
+        lang="en",
+        group=r"(alsa)",
+    ),
+    S(
+        "espeak-ng",
+        "espeak-ng-data",
+        "speech",
+        "tts",
+        r"tts/.*\.wav$",
+        "join",
+        10,
+        lang="group",
+        group=r"tts/([a-z-]+)/",
+        synthetic=True,
+        extract="espeak",
+    ),
     # ---- music ----
     S("0ad-music", "0ad-data", "music", "soundtrack", r"audio/music/.*\.ogg$", "cut", 14),
     S("openarena-music", "openarena-088-data", "music", "soundtrack", r"music/.*\.ogg$", "cut", 5, split="dev"),
+    S(
+        "stk-music",
+        "supertuxkart-data",
+        "music",
+        "soundtrack",
+        r"data/music/.*\.ogg$",
+        "cut",
+        12,
+        exclude=r"_fast\.ogg$|_f\.ogg$",
+    ),
     S("widelands-music", "widelands-data", "music", "soundtrack", r"widelands/data/music/.*\.ogg$", "cut", 10),
     S("naev-music", "naev-data", "music", "soundtrack", r"naev/dat/snd/music/.*\.ogg$", "cut", 10),
-    S("supertux-music", "supertux-data", "music", "soundtrack", r"supertux2/music/.*\.(ogg|mod|xm|it|s3m)$",
-      "cut", 10),
+    S("supertux-music", "supertux-data", "music", "soundtrack", r"supertux2/music/.*\.(ogg|mod|xm|it|s3m)$", "cut", 10),
     S("megaglest-music", "megaglest-data", "music", "soundtrack", r"/music/.*\.ogg$", "cut", 6),
     S("warmux-music", "warmux-data", "music", "soundtrack", r"warmux/music/.*\.ogg$", "cut", 6),
     S("xmoto-music", "xmoto-data", "music", "soundtrack", r"\.ogg$", "cut", 6, split="dev"),
@@ -126,47 +343,206 @@ SOURCES = [
     S("lugaru-music", "lugaru-data", "music", "soundtrack", r"Sounds/Music.*\.(ogg|wav)$", "cut", 4),
     S("openttd-openmsx", "openttd-openmsx", "music", "midi", r"openmsx/.*\.mid$", "cut", 6, split="dev"),
     # ---- noise ----
-    S("megaglest-sfx", "megaglest-data", "noise", "ambience", r"commondata/sounds/.*\.(wav|ogg)$", "join", 3,
-      group=r"(x)", exclude=r"_(ack|select|attack|die)\d*\.|sounds/[a-z_]+_\d"),
-    S("widelands-sfx", "widelands-data", "noise", "sfx", r"widelands/data/sound/.*\.(ogg|wav)$", "join", 3,
-      group=r"(x)"),
-    S("warmux-sfx", "warmux-data", "noise", "sfx", r"sound/default/(weapons|misc)/.*\.ogg$", "join", 3,
-      group=r"(x)"),
-    S("tuxpaint-sfx", "tuxpaint-stamps-default", "noise", "sfx", r"/[^/_]+\.ogg$", "join", 4, group=r"(x)"),
-    S("freeorion-sfx", "freeorion-data", "noise", "sfx", r"data/sound/.*\.ogg$", "join", 2, group=r"(x)",
-      exclude=r"artificial_intelligence"),
+    S(
+        "megaglest-sfx",
+        "megaglest-data",
+        "noise",
+        "ambience",
+        r"commondata/sounds/.*\.(wav|ogg)$",
+        "join",
+        3,
+        group=r"(x)",
+        exclude=r"_(ack|select|attack|die)\d*\.|sounds/[a-z_]+_\d",
+    ),
+    S(
+        "widelands-sfx",
+        "widelands-data",
+        "noise",
+        "sfx",
+        r"widelands/data/sound/.*\.(ogg|wav)$",
+        "join",
+        3,
+        group=r"(x)",
+        exclude=r"military/|message_|lobby_",
+    ),
+    S(
+        "warmux-sfx",
+        "warmux-data",
+        "noise",
+        "sfx",
+        r"sound/default/(weapons|misc)/.*\.ogg$",
+        "join",
+        3,
+        group=r"(x)",
+        exclude=r"frog_music|victory|sherif|newcomer|countdown",
+    ),
+    S(
+        "tuxpaint-sfx",
+        "tuxpaint-stamps-default",
+        "noise",
+        "sfx",
+        r"/[^/_]+\.ogg$",
+        "join",
+        4,
+        group=r"(x)",
+        exclude=r"stamps/(symbols|hobbies/music|military|seasonal|town/flags)/",  # spoken numbers, music
+    ),
+    S(
+        "freeorion-sfx",
+        "freeorion-data",
+        "noise",
+        "sfx",
+        r"data/sound/.*\.ogg$",
+        "join",
+        2,
+        group=r"(x)",
+        exclude=r"artificial_intelligence",
+    ),
     S("naev-sfx", "naev-data", "noise", "sfx", r"naev/dat/snd/sounds/.*\.(ogg|wav)$", "join", 2, group=r"(x)"),
-    S("endless-sky-ambience", "endless-sky-data", "noise", "ambience", r"sounds/ambient/.*\.(ogg|wav|mp3)$",
-      "cut", 2),
-    S("endless-sky-sfx", "endless-sky-data", "noise", "sfx", r"sounds/[^/]+\.(ogg|wav|flac)$", "join", 2,
-      group=r"(x)"),
-    S("supertux-sfx", "supertux-data", "noise", "sfx", r"supertux2/sounds/.*\.(ogg|wav)$", "join", 2, group=r"(x)"),
-    S("lugaru-sfx", "lugaru-data", "noise", "sfx", r"Sounds/.*\.(ogg|wav)$", "join", 2, group=r"(x)",
-      exclude=r"Music|Ambient|Wind"),
+    S("endless-sky-ambience", "endless-sky-data", "noise", "ambience", r"sounds/ambient/.*\.(ogg|wav|mp3)$", "cut", 2),
+    S("endless-sky-sfx", "endless-sky-data", "noise", "sfx", r"sounds/[^/]+\.(ogg|wav|flac)$", "join", 2, group=r"(x)"),
+    S(
+        "supertux-sfx",
+        "supertux-data",
+        "noise",
+        "sfx",
+        r"supertux2/sounds/.*\.(ogg|wav)$",
+        "join",
+        2,
+        group=r"(x)",
+        exclude=r"excellent|welldone|grunts|hurt|yeti|tada|invincible|retro|lifeup|phone",
+    ),
+    S(
+        "lugaru-sfx",
+        "lugaru-data",
+        "noise",
+        "sfx",
+        r"Sounds/.*\.(ogg|wav)$",
+        "join",
+        2,
+        group=r"(x)",
+        exclude=r"Music|Ambient|Wind",
+    ),
     S("lugaru-ambience", "lugaru-data", "noise", "ambience", r"Sounds/(DesertAmbient|Wind)\.ogg$", "cut", 1),
     S("btanks-ambience", "btanks-data", "noise", "ambience", r"sounds/ambient/.*\.ogg$", "cut", 3, split="dev"),
-    S("btanks-sfx", "btanks-data", "noise", "sfx", r"sounds/[^/]+\.ogg$", "join", 2, split="dev", group=r"(x)",
-      exclude=r"deadman|scream|cow"),
-    S("freedink-sfx", "freedink-data", "noise", "sfx", r"dink/Sound/.*\.wav$", "join", 2, group=r"(x)",
-      exclude=r"grunt|pain|die|scream|laugh|hello|speak|talk"),
-    S("sound-theme-freedesktop", "sound-theme-freedesktop", "noise", "sfx", r"\.oga$", "join", 1, split="dev",
-      group=r"(x)"),
-    S("libreoffice-sounds", "libreoffice-common", "noise", "sfx", r"gallery/sounds/.*\.wav$", "join", 2,
-      group=r"(x)"),
-    S("neverball-sfx", "neverball-common", "noise", "sfx", r"neverball/snd/[^/]+\.ogg$", "join", 1, group=r"(x)"),
-    S("openarena-sfx", "openarena-data", "noise", "sfx", r"sound/(weapons|world|items|movers)/.*\.(wav|ogg)$",
-      "join", 3, split="dev", group=r"(x)"),
+    S(
+        "btanks-sfx",
+        "btanks-data",
+        "noise",
+        "sfx",
+        r"sounds/[^/]+\.ogg$",
+        "join",
+        2,
+        split="dev",
+        group=r"(x)",
+        exclude=r"deadman|scream|cow",
+    ),
+    S(
+        "freedink-sfx",
+        "freedink-data",
+        "noise",
+        "sfx",
+        r"dink/Sound/.*\.wav$",
+        "join",
+        2,
+        group=r"(x)",
+        exclude=r"grunt|pain|die|scream|laugh|hello|speak|talk",
+    ),
+    S(
+        "sound-theme-freedesktop",
+        "sound-theme-freedesktop",
+        "noise",
+        "sfx",
+        r"\.oga$",
+        "join",
+        1,
+        split="dev",
+        group=r"(x)",
+    ),
+    S(
+        "libreoffice-sounds",
+        "libreoffice-common",
+        "noise",
+        "sfx",
+        r"gallery/sounds/.*\.wav$",
+        "join",
+        2,
+        group=r"(x)",
+        exclude=r"/(drama|kongas|romans|theetone|ok|ups|left|space\d?|sparcle|gong)\.wav$",  # jingles, voices
+    ),
+    S(
+        "neverball-sfx",
+        "neverball-common",
+        "noise",
+        "sfx",
+        r"neverball/snd/(ball|bink|bump\w*|coin|grow|jump|menu|shrink|tick|tock|switch)\.ogg$",
+        "join",
+        1,
+        group=r"(x)",
+    ),
+    S(
+        "openarena-sfx",
+        "openarena-data",
+        "noise",
+        "sfx",
+        r"sound/(weapons|world|items|movers)/.*\.(wav|ogg)$",
+        "join",
+        3,
+        split="dev",
+        group=r"(x)",
+    ),
     S("0ad-ambience", "0ad-data", "noise", "ambience", r"audio/ambient/.*\.ogg$", "cut", 5),
-    S("0ad-sfx", "0ad-data", "noise", "sfx", r"audio/(attack|actor|interface|resource)/.*\.ogg$", "join", 2,
-      group=r"(x)"),
+    S(
+        "0ad-sfx",
+        "0ad-data",
+        "noise",
+        "sfx",
+        r"audio/(attack|actor|interface|resource)/.*\.ogg$",
+        "join",
+        2,
+        group=r"(x)",
+    ),
+    S(
+        "stk-sfx",
+        "supertuxkart-data",
+        "noise",
+        "sfx",
+        r"data/sfx/.*\.ogg$",
+        "join",
+        2,
+        group=r"(x)",
+        exclude=r"Wilhelm|ugh|wee|flute|fanfare|race_finish|gp_end|track_intro|sara_airport|static-radio|lenautile"
+        r"|start_race",
+    ),
+    S(
+        "stk-ambience",
+        "supertuxkart-data",
+        "noise",
+        "ambience",
+        r"data/tracks/[^/]+/.*\.ogg$",
+        "cut",
+        2,
+        exclude=r"introcutscene",
+    ),
     S("oxygen-sounds", "oxygen-sounds", "noise", "sfx", r"\.ogg$", "join", 1, group=r"(x)"),
     S("alsa-noise", "alsa-utils", "noise", "noise", r"sounds/alsa/Noise\.wav$", "cut", 1),
 ]
 
 # group names that are not language codes
-LANGS = {"greek": "grc", "latin": "la", "napatan": "meroitic", "persian": "peo", "male1": "en", "male2": "en",
-         "female1": "en", "female2": "en", "de/male1": "de", "de/male2": "de", "de/female1": "de",
-         "de/female2": "de"}
+LANGS = {
+    "greek": "grc",
+    "latin": "la",
+    "napatan": "meroitic",
+    "persian": "peo",
+    "male1": "en",
+    "male2": "en",
+    "female1": "en",
+    "female2": "en",
+    "de/male1": "de",
+    "de/male2": "de",
+    "de/female1": "de",
+    "de/female2": "de",
+}
 SOUNDFONT_PKG = "timgm6mb-soundfont"
 ESPEAK_VOICES = ["en", "en-us", "de", "fr", "es", "it", "pt", "nl", "pl", "sv", "fi", "tr", "ru", "cs", "hu"]
 
@@ -272,14 +648,17 @@ def extract_espeak(root, rng_seed=7):
             texts += [s.strip() for s in re.split(r"(?<=[.!?])\s+", t) if 40 < len(s) < 300]
     rng = random.Random(rng_seed)
     tmp = out + ".part"
-    for i, v in enumerate(ESPEAK_VOICES):
+    for v in ESPEAK_VOICES:
         os.makedirs(os.path.join(tmp, v), exist_ok=True)
         for k in range(8):
             s = rng.choice(texts)
             speed = str(rng.randint(140, 190))
             pitch = str(rng.randint(30, 70))
-            subprocess.run([exe, "-v", v, "-s", speed, "-p", pitch, "-w",
-                            os.path.join(tmp, v, f"{k:02d}.wav"), s], capture_output=True, check=False)
+            subprocess.run(
+                [exe, "-v", v, "-s", speed, "-p", pitch, "-w", os.path.join(tmp, v, f"{k:02d}.wav"), s],
+                capture_output=True,
+                check=False,
+            )
     os.rename(tmp, out)
 
 
@@ -427,6 +806,15 @@ def decode(path, start=None, seconds=None):
     """Decode any supported file to 16 kHz mono float32 in [-1, 1]."""
     if path.lower().endswith((".mid", ".midi")):
         return render_midi(path, start, seconds)
+    if soundfile is not None and start is None and seconds is None and path.lower().endswith(SF_EXT):
+        try:
+            a, sr = soundfile.read(path, dtype="float32", always_2d=True)
+            a = a.mean(axis=1)
+            if sr != RATE and len(a):
+                a = soxr.resample(a, sr, RATE, quality="HQ")
+            return np.ascontiguousarray(a, dtype=np.float32)
+        except Exception:  # noqa: BLE001 - anything libsndfile cannot read goes to ffmpeg
+            pass
     cmd = ["ffmpeg", "-v", "error", "-nostdin"]
     if start:
         cmd += ["-ss", f"{start:.2f}"]
@@ -445,8 +833,11 @@ def render_midi(path, start=None, seconds=None):
         return np.zeros(0, np.float32)
     with tempfile.TemporaryDirectory() as td:
         wav = os.path.join(td, "m.wav")
-        subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", "44100", "-F", wav, _SOUNDFONT, path],
-                       capture_output=True, timeout=600)
+        subprocess.run(
+            ["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", "44100", "-F", wav, _SOUNDFONT, path],
+            capture_output=True,
+            timeout=600,
+        )
         if not os.path.isfile(wav):
             return np.zeros(0, np.float32)
         return decode(wav, start, seconds)
@@ -485,6 +876,24 @@ def trim(a, pad=0.05):
     s = max(0, on[0] * f - int(pad * RATE))
     e = min(len(a), (on[-1] + 1) * f + int(pad * RATE))
     return a[s:e]
+
+
+def fade(a, seconds=0.015):
+    """Short fade-in/out so joined lines do not start or stop with a click."""
+    n = min(int(seconds * RATE), len(a) // 2)
+    if n > 0:
+        a = a.copy()
+        ramp = np.linspace(0.0, 1.0, n, dtype=np.float32)
+        a[:n] *= ramp
+        a[-n:] *= ramp[::-1]
+    return a
+
+
+def gap(seconds, rng):
+    """A pause between joined lines: a faint noise floor (about -70 dBFS), not digital silence, so that
+    silence itself does not mark a clip as joined."""
+    n = int(seconds * RATE)
+    return (np.random.default_rng(rng.randrange(1 << 30)).standard_normal(n) * 10 ** (-70 / 20)).astype(np.float32)
 
 
 def write_wav(path, a):
@@ -538,7 +947,7 @@ def join_clips(root, files, src, rng, budget_s):
             while st["idx"] < len(lst):
                 rel = lst[st["idx"]]
                 st["idx"] += 1
-                a = trim(decode(os.path.join(root, rel)))
+                a = fade(trim(decode(os.path.join(root, rel))))
                 if len(a) < 0.2 * RATE or rms_db(a) < -50:
                     continue
                 a = a[: int(MAX_S * RATE) - 1]
@@ -546,7 +955,7 @@ def join_clips(root, files, src, rng, budget_s):
                 if cur_len + len(a) > MAX_S * RATE:
                     break
                 if st["cur"]:
-                    st["cur"].append(np.zeros(int(rng.uniform(0.15, 0.6) * RATE), np.float32))
+                    st["cur"].append(gap(rng.uniform(0.15, 0.6), rng))
                 st["cur"].append(a)
                 st["used"].append(os.path.basename(rel))
                 if sum(len(x) for x in st["cur"]) >= st["target"] * RATE:
@@ -632,46 +1041,90 @@ def build_source(src, args):
         lang = src["lang"]
         if lang.startswith("group"):  # 'group' or 'group:DEFAULT'
             lang = LANGS.get(c["group"], c["group"]) or lang.partition(":")[2]
-        rows.append(dict(path=rel, label=src["label"], split=src["split"], package=src["pkg"], version=version,
-                         licence=lic, source_file=c["source_file"], offset_s=c["offset_s"],
-                         duration_s=round(len(a) / RATE, 2), kind=src["kind"], language=lang,
-                         synthetic=int(src["synthetic"]), source=src["name"], active_share=round(share, 3)))
+        rows.append(
+            dict(
+                path=rel,
+                label=src["label"],
+                split=src["split"],
+                package=src["pkg"],
+                version=version,
+                licence=lic,
+                source_file=c["source_file"],
+                offset_s=c["offset_s"],
+                duration_s=round(len(a) / RATE, 2),
+                kind=src["kind"],
+                language=lang,
+                synthetic=int(src["synthetic"]),
+                source=src["name"],
+                active_share=round(share, 3),
+            )
+        )
     secs = sum(r["duration_s"] for r in rows)
-    print(f"{src['label']:6s} {src['name']:26s} {src['split']:5s} {len(rows):4d} clips {secs / 60:6.1f} min "
-          f"from {len(files)} files ({dropped} dropped) {time.time() - t0:5.1f}s", flush=True)
+    print(
+        f"{src['label']:6s} {src['name']:26s} {src['split']:5s} {len(rows):4d} clips {secs / 60:6.1f} min "
+        f"from {len(files)} files ({dropped} dropped) {time.time() - t0:5.1f}s",
+        flush=True,
+    )
     return rows, dict(src=src, version=version, licence=lic, files=len(files))
 
 
-COLUMNS = ["path", "label", "split", "package", "version", "licence", "source_file", "offset_s", "duration_s",
-           "kind", "language", "synthetic", "source", "active_share"]
+COLUMNS = [
+    "path",
+    "label",
+    "split",
+    "package",
+    "version",
+    "licence",
+    "source_file",
+    "offset_s",
+    "duration_s",
+    "kind",
+    "language",
+    "synthetic",
+    "source",
+    "active_share",
+]
 
 
 def write_sources_md(out, rows, infos, elapsed):
     by = {}
     for r in rows:
         by.setdefault(r["package"], []).append(r)
-    lines = ["# Pool sources", "", f"Built {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} in {elapsed / 60:.1f} min "
-             f"by scripts/build_pool.py. Minutes per label and split:", ""]
+    lines = [
+        "# Pool sources",
+        "",
+        f"Built {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} in {elapsed / 60:.1f} min "
+        f"by scripts/build_pool.py. Minutes per label and split:",
+        "",
+    ]
     lines += ["| label | train min | dev min | train clips | dev clips | packages |", "|---|---|---|---|---|---|"]
     for lab in ("speech", "music", "noise"):
         t = [r for r in rows if r["label"] == lab and r["split"] == "train"]
         d = [r for r in rows if r["label"] == lab and r["split"] == "dev"]
         pk = len({r["package"] for r in rows if r["label"] == lab})
-        lines.append(f"| {lab} | {sum(r['duration_s'] for r in t) / 60:.1f} | {sum(r['duration_s'] for r in d) / 60:.1f} "
-                     f"| {len(t)} | {len(d)} | {pk} |")
+        lines.append(
+            f"| {lab} | {sum(r['duration_s'] for r in t) / 60:.1f} | {sum(r['duration_s'] for r in d) / 60:.1f} "
+            f"| {len(t)} | {len(d)} | {pk} |"
+        )
     syn = sum(r["duration_s"] for r in rows if r["label"] == "speech" and r["synthetic"])
     sp = sum(r["duration_s"] for r in rows if r["label"] == "speech") or 1
-    lines += ["", f"Synthetic (TTS) share of speech seconds: {100 * syn / sp:.1f} %.", "",
-              "| package | version | licence | split | source: kind, label, clips, minutes (languages) |",
-              "|---|---|---|---|---|"]
+    lines += [
+        "",
+        f"Synthetic (TTS) share of speech seconds: {100 * syn / sp:.1f} %.",
+        "",
+        "| package | version | licence | split | source: kind, label, clips, minutes (languages) |",
+        "|---|---|---|---|---|",
+    ]
     for pkg in sorted(by):
         rs = by[pkg]
         parts = []
         for name in sorted({r["source"] for r in rs}):
             s = [r for r in rs if r["source"] == name]
             langs = ",".join(sorted({r["language"] for r in s if r["language"]}))
-            parts.append(f"{name}: {s[0]['kind']}, {s[0]['label']}, {len(s)}, "
-                         f"{sum(r['duration_s'] for r in s) / 60:.1f}" + (f" ({langs})" if langs else ""))
+            parts.append(
+                f"{name}: {s[0]['kind']}, {s[0]['label']}, {len(s)}, "
+                f"{sum(r['duration_s'] for r in s) / 60:.1f}" + (f" ({langs})" if langs else "")
+            )
         lines.append(f"| {pkg} | {rs[0]['version']} | {rs[0]['licence']} | {rs[0]['split']} | {'<br>'.join(parts)} |")
     with open(os.path.join(out, "SOURCES.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -681,8 +1134,10 @@ def check_sources(sources):
     """Refuse a source list that touches a denied package, or a package split across train and dev."""
     bad = [(s["pkg"], denied(s["pkg"])) for s in sources if denied(s["pkg"])]
     if bad:
-        sys.exit("refusing to build: evaluation/devset packages in the source list: "
-                 + ", ".join(f"{p} (deny {d})" for p, d in bad))
+        sys.exit(
+            "refusing to build: evaluation/devset packages in the source list: "
+            + ", ".join(f"{p} (deny {d})" for p, d in bad)
+        )
     splits = {}
     for s in sources:
         splits.setdefault(s["pkg"], set()).add(s["split"])
@@ -700,22 +1155,29 @@ def main(argv=None):
     ap.add_argument("--debs", default="", help="download cache (default OUT/debs)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--extra", action="append", default=[],
-                    help="add a source: NAME:PKG:LABEL:KIND:REGEX[:mode[:split]] (testing the deny list)")
+    ap.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        help="add a source: NAME:PKG:LABEL:KIND:REGEX[:mode[:split]] (testing the deny list)",
+    )
     args = ap.parse_args(argv)
     args.out = os.path.abspath(args.out)
     args.debs = os.path.abspath(args.debs or os.path.join(args.out, "debs"))
     sources = list(SOURCES)
-    for e in args.extra:
-        f = e.split(":")
-        sources.append(S(f[0], f[1], f[2], f[3], f[4], f[5] if len(f) > 5 else "cut", 5,
-                         split=f[6] if len(f) > 6 else "train"))
     if args.only:
         want = {w.strip() for w in args.only.split(",") if w.strip()}
         sources = [s for s in sources if s["name"] in want or s["pkg"] in want]
         unknown = want - {s["name"] for s in sources} - {s["pkg"] for s in sources}
         if unknown:
             sys.exit("unknown source(s): " + ", ".join(sorted(unknown)))
+    for e in args.extra:  # added after --only: an extra source is always part of the build
+        f = e.split(":")
+        if len(f) < 5:
+            sys.exit(f"--extra needs NAME:PKG:LABEL:KIND:REGEX, got {e!r}")
+        sources.append(
+            S(f[0], f[1], f[2], f[3], f[4], f[5] if len(f) > 5 else "cut", 5, split=f[6] if len(f) > 6 else "train")
+        )
     check_sources(sources)
     for tool in ("ffmpeg", "dpkg-deb", "apt-get"):
         if not shutil.which(tool):
@@ -759,8 +1221,12 @@ def main(argv=None):
     os.replace(tmp, os.path.join(args.out, "manifest.csv"))
     write_sources_md(args.out, rows, infos, time.time() - t0)
     tot = {lab: sum(r["duration_s"] for r in rows if r["label"] == lab) / 60 for lab in ("speech", "music", "noise")}
-    print(f"{len(rows)} clips in {args.out}: " + ", ".join(f"{k} {v:.1f} min" for k, v in tot.items())
-          + f"; {(time.time() - t0) / 60:.1f} min", flush=True)
+    print(
+        f"{len(rows)} clips in {args.out}: "
+        + ", ".join(f"{k} {v:.1f} min" for k, v in tot.items())
+        + f"; {(time.time() - t0) / 60:.1f} min",
+        flush=True,
+    )
     if failed:
         print("failures:\n  " + "\n  ".join(failed), file=sys.stderr)
     return 1 if failed and not rows else 0
