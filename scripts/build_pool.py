@@ -525,7 +525,6 @@ SOURCES = [
         exclude=r"introcutscene",
     ),
     S("oxygen-sounds", "oxygen-sounds", "noise", "sfx", r"\.ogg$", "join", 1, group=r"(x)"),
-    S("alsa-noise", "alsa-utils", "noise", "noise", r"sounds/alsa/Noise\.wav$", "cut", 1),
 ]
 
 # group names that are not language codes
@@ -578,10 +577,22 @@ def fetch(pkg, debs):
             for z in glob.glob(os.path.join(tmp, "**", pat), recursive=True):
                 with zipfile.ZipFile(z) as zf:
                     zf.extractall(z + ".d", [m for m in zf.namelist() if m.lower().endswith(AUDIO)])
-                if os.path.getsize(z) > 200e6:
-                    os.remove(z)  # keep the cache small (0ad's public.zip is 3 GB)
+        prune(tmp)
         os.rename(tmp, root)
     return version, root
+
+
+KEEP = AUDIO + ("/copyright", ".sf2", "queen.1c", "sky.dnr", "sky.dsk")
+
+
+def prune(root):
+    """Delete what the pool never reads (graphics, maps, archives already unpacked) from an unpacked package,
+    so that the cache holds little more than audio, copyright files, soundfonts and the two speech archives."""
+    for dp, _dn, fn in os.walk(root):
+        for f in fn:
+            p = os.path.join(dp, f)
+            if not p.lower().endswith(KEEP) and (os.path.islink(p) or os.path.isfile(p)):
+                os.remove(p)
 
 
 def licence(root, pkg):
