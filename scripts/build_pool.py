@@ -119,6 +119,7 @@ def denied(pkg):
 # The source list. One entry = one slice of one package.
 #   mode 'join': short lines decoded, trimmed and joined per group into clips of 8-20 s with 0.15-0.6 s gaps
 #   mode 'cut' : long files cut into clips of <= 30 s at spread offsets (<= PER_FILE per file)
+#   mode 'loop': short musical loops repeated back to back into one clip of 8-16 s each
 #   pat        : regex on the path inside the unpacked package (searched); group: regex whose group(1) names
 #                the speaker/language group (joined clips never mix groups); lang: fixed language or
 #                'group' (= the group key) or ''
@@ -326,6 +327,15 @@ SOURCES = [
         "cut",
         12,
         exclude=r"_fast\.ogg$|_f\.ogg$",
+    ),
+    S(
+        "sonic-pi-loops",
+        "sonic-pi-samples",
+        "music",
+        "loop",
+        r"samples/loop_(amen|amen_full|breakbeat|compus|garzul|industrial|mehackit\d|mika|perc\d|safari|tabla)\.flac$",
+        "loop",
+        3,
     ),
     S("widelands-music", "widelands-data", "music", "soundtrack", r"widelands/data/music/.*\.ogg$", "cut", 10),
     S("naev-music", "naev-data", "music", "soundtrack", r"naev/dat/snd/music/.*\.ogg$", "cut", 10),
@@ -1021,6 +1031,27 @@ def cut_clips(root, files, src, rng, budget_s):
     return clips
 
 
+def loop_clips(root, files, src, rng, budget_s):
+    """Short musical loops (drum breaks, grooves): each repeated back to back into one clip of 8-16 s."""
+    clips, total = [], 0.0
+    order = files[:]
+    rng.shuffle(order)
+    for rel in order:
+        if total >= budget_s:
+            break
+        a = decode(os.path.join(root, rel))
+        if len(a) < 0.5 * RATE or rms_db(a) < -45:
+            continue
+        n = int(rng.uniform(8, 16) * RATE)
+        c = np.tile(a, n // len(a) + 1)[:n]
+        clips.append(dict(audio=fade(c, 0.005), source_file=os.path.basename(rel), offset_s=0.0, group=""))
+        total += len(c) / RATE
+    return clips
+
+
+MODES = {"join": join_clips, "cut": cut_clips, "loop": loop_clips}
+
+
 def build_source(src, args):
     t0 = time.time()
     version, root = fetch(src["pkg"], args.debs)
@@ -1033,7 +1064,7 @@ def build_source(src, args):
     if args.limit:
         files = files[: max(args.limit * 4, 8)] if src["mode"] == "join" else files[: args.limit]
         budget = min(budget, args.limit * 20.0)
-    clips = (join_clips if src["mode"] == "join" else cut_clips)(root, files, src, rng, budget)
+    clips = MODES[src["mode"]](root, files, src, rng, budget)
     rows, dropped = [], 0
     for i, c in enumerate(clips):
         a = c["audio"]
