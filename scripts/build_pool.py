@@ -323,7 +323,7 @@ SOURCES = [
         "supertuxkart-data",
         "music",
         "soundtrack",
-        r"data/music/.*\.ogg$",
+        r"data/(music/[^/]+|tracks/[^/]+/(Battle_Theme_1|Gran_Paradiso[^/]*|beneath_the_rabbit_hole))\.ogg$",
         "cut",
         12,
         exclude=r"_fast\.ogg$|_f\.ogg$",
@@ -384,7 +384,7 @@ SOURCES = [
         "join",
         3,
         group=r"(x)",
-        exclude=r"frog_music|victory|sherif|newcomer|countdown",
+        exclude=r"frog_music|victory|sherif|newcomer|countdown|disco|music|homerun",
     ),
     S(
         "tuxpaint-sfx",
@@ -445,7 +445,7 @@ SOURCES = [
         2,
         split="dev",
         group=r"(x)",
-        exclude=r"deadman|scream|cow",
+        exclude=r"deadman|scream|cow|laugh|zombie",
     ),
     S(
         "freedink-sfx",
@@ -456,7 +456,7 @@ SOURCES = [
         "join",
         2,
         group=r"(x)",
-        exclude=r"grunt|pain|die|scream|laugh|hello|speak|talk",
+        exclude=r"grunt|pain|die|scream|laugh|hello|speak|talk|nono",
     ),
     S(
         "sound-theme-freedesktop",
@@ -468,6 +468,7 @@ SOURCES = [
         1,
         split="dev",
         group=r"(x)",
+        exclude=r"audio-channel-",  # spoken: "front left", ...
     ),
     S(
         "libreoffice-sounds",
@@ -500,6 +501,7 @@ SOURCES = [
         3,
         split="dev",
         group=r"(x)",
+        exclude=r"moan|drowning",
     ),
     S("0ad-ambience", "0ad-data", "noise", "ambience", r"audio/ambient/.*\.ogg$", "cut", 5),
     S(
@@ -507,10 +509,11 @@ SOURCES = [
         "0ad-data",
         "noise",
         "sfx",
-        r"audio/(attack|actor|interface|resource)/.*\.ogg$",
+        r"audio/(attack|actor|resource)/.*\.ogg$",
         "join",
         2,
         group=r"(x)",
+        exclude=r"/(human|mounted)/death/",  # death cries
     ),
     S(
         "stk-sfx",
@@ -532,9 +535,9 @@ SOURCES = [
         r"data/tracks/[^/]+/.*\.ogg$",
         "cut",
         2,
-        exclude=r"introcutscene",
+        exclude=r"introcutscene|Battle_Theme|Gran_Paradiso|rabbit_hole",  # speech, music
     ),
-    S("oxygen-sounds", "oxygen-sounds", "noise", "sfx", r"\.ogg$", "join", 1, group=r"(x)"),
+    S("oxygen-sounds", "oxygen-sounds", "noise", "sfx", r"\.ogg$", "join", 1, group=r"(x)", exclude=r"Log-(In|Out)"),
 ]
 
 # group names that are not language codes
