@@ -84,8 +84,8 @@ SHIPPED = TrainSettings(
     ),
     augment=AugmentSettings(copies=2, bed_probability=0.5, ambience_probability=0.3, codec_probability=0.25),
     train_hop_s=1.0,
-    epochs=16,
-    patience=5,
+    epochs=12,
+    patience=0,  # all 12 epochs; the weights of the epoch with the lowest validation loss are kept
     balance_classes=True,
 )
 

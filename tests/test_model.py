@@ -43,7 +43,7 @@ def test_the_shipped_recipe_network_is_small_and_pools_over_time_and_frequency()
     model = build_model(SHIPPED.model, SHIPPED.features, 2)
     kinds = [type(layer).__name__ for layer in model.layers]
     assert "Resizing" not in kinds and kinds.count("MaxPooling2D") == 2 and "GlobalAveragePooling2D" in kinds
-    assert model.input_shape == (None, 98, 64) and model.count_params() < 100_000
+    assert model.input_shape == (None, 98, 64) and model.count_params() < 150_000
 
 
 def test_a_saved_bundle_loads_with_everything_it_needs(trained, tmp_path):

@@ -24,7 +24,7 @@ def shipped():
 
 
 def held_out(shipped, label: str) -> list[np.ndarray]:
-    names = [n for n in shipped.bundle.info["data"]["val_clips"] if n.startswith(f"{label}/")]
+    names = [n for n in shipped.bundle.info["data"]["val_clips"] if n.startswith(f"{label}/")]  # GTZAN's fold 1
     assert len(names) >= 10
     return [load_audio(GTZAN_DIR / "music_speech" / f"{label}_wav" / n.split("/")[1], RATE).samples for n in names]
 
