@@ -416,8 +416,23 @@ def _classify_on_ray(model: tuple[str, bytes], path: str) -> FileResult:
     return classify_one(classifier, path)
 
 
-class ClusterLost(MusicSpeechError):
-    """Files that no worker could finish (every retry lost): not written, so --resume tries them again."""
+RAY_NOTICES = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,]+ [IW] \d+ \d+\] ")
+"""Ray's own warnings and notices, printed straight to stderr by its C++ core while it connects ("Failed to
+determine local IP via external connectivity ..." on a machine with no route out); its errors still show."""
+
+
+def _check_reachable(address: str) -> None:
+    """A HOST:PORT that does not answer is said at once (Ray itself would retry for minutes)."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or "://" in address:
+        return  # 'auto', or a scheme of Ray's own: Ray says what is wrong
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except OSError as e:
+        problem = e.strerror or str(e) or type(e).__name__
+        raise MusicSpeechError(f"cannot reach the Ray cluster at {address}: {problem.lower()}") from None
 
 
 def cluster_results(
@@ -443,8 +458,10 @@ def cluster_results(
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     data = Path(model_path).read_bytes()
+    _check_reachable(address)
     try:
-        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+        with filtered_stderr(RAY_NOTICES):
+            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     except (ConnectionError, ValueError, RuntimeError) as e:
         first = (str(e).strip().splitlines() or [""])[0]
         raise MusicSpeechError(f"cannot reach the Ray cluster at {address}: {first}") from None

@@ -12,8 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from .conftest import GTZAN_MUSIC, GTZAN_SPEECH, REPO
 
 
@@ -117,9 +115,7 @@ def test_jobs_give_the_same_results_in_the_order_given_and_segments_on_request(t
     proc = run("classify", *files, "--segments", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     mine = [r for r in rows if r["path"] == str(GTZAN_SPEECH / "acomic.wav")]
-    assert [(float(r["start_s"]), r["label"]) for r in mine] == [
-        (s["start_s"], s["label"]) for s in acomic["segments"]
-    ]
+    assert [(float(r["start_s"]), r["label"]) for r in mine] == [(s["start_s"], s["label"]) for s in acomic["segments"]]
     assert [r for r in rows if r["path"] == str(bad)][0]["error"].startswith("cannot read")
 
 
