@@ -506,29 +506,40 @@ class _ConsoleTrainingListener:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from core.archive import DECODER_NOISE
     from core.inference import Classifier
+    from core.quiet import filtered_stderr
     from core.training import evaluate_windows
 
     classifier = Classifier.from_path(resolve_model(args.model))
     dataset = load_dataset(args.data)
-    unknown = sorted({c.label for c in dataset.clips} - set(classifier.labels))
-    if unknown:
+    others = Counter(c.label for c in dataset.clips if c.label not in classifier.labels)
+    for label, n in sorted(others.items()):  # a folder that is not a class of this model: said, and left out
+        print(
+            f"skipped the folder {label}/ ({n} file(s)): not a class of the model ({', '.join(classifier.labels)})",
+            file=sys.stderr,
+        )
+    clips = [c for c in dataset.clips if c.label in classifier.labels]
+    if not clips:
         raise MusicSpeechError(
-            f"the model knows {', '.join(classifier.labels)}; the data also has {', '.join(unknown)}"
+            f"{args.data}: no folder named after a class of the model ({', '.join(classifier.labels)})"
         )
     outcomes, errors = [], []
-    bar = ProgressBar("evaluating", unit="clips")
-    for i, clip in enumerate(dataset.clips):
-        try:
-            prediction = classifier.classify(clip.waveform(classifier.spec.rate_hz))
-            outcomes.append((clip, prediction.window_probabilities))
-        except MusicSpeechError as e:
-            errors.append(str(e))
-        bar.update(i + 1, len(dataset.clips))
+    bar = ProgressBar("evaluating", unit="clips", stream=_real_stderr())
+    with filtered_stderr(DECODER_NOISE):  # mpg123's notices about damaged MP3s: the error lines say what matters
+        for i, clip in enumerate(clips):
+            try:
+                prediction = classifier.classify(clip.waveform(classifier.spec.rate_hz))
+                outcomes.append((clip, prediction.window_probabilities))
+            except MusicSpeechError as e:
+                errors.append(str(e))
+            bar.update(i + 1, len(clips))
     bar.close()
     ev = evaluate_windows(classifier.labels, outcomes)
     if args.format == "json":
-        print(json.dumps({**ev.to_dict(), "errors": errors}))
+        print(json.dumps({**ev.to_dict(), "errors": errors, "skipped": dict(sorted(others.items()))}))
     else:
         print(f"clip accuracy {ev.clip_accuracy:.1%} ({len(ev.clips)} clips), window accuracy {ev.window_accuracy:.1%}")
         _print_confusion(ev.labels, ev.confusion)

@@ -214,3 +214,38 @@ def test_resume_classifies_a_changed_file_again_and_a_csv_of_segments_stays_whol
 
     proc = run("classify", folder, "--output", out, "--resume")  # without --segments: not this file's columns
     assert proc.returncode == 2 and "other columns" in proc.stderr
+
+
+def damaged_mp3(path: Path) -> Path:
+    """Real speech as MP3 with junk in the middle: mpg123 reads on through it, printing notes to fd 2."""
+    import numpy as np
+    import soundfile as sf
+
+    x, rate = sf.read(GTZAN_SPEECH / "acomic.wav", dtype="float32", frames=22050 * 8)
+    sf.write(path.with_suffix(".tmp.mp3"), x, rate, format="MP3")
+    data = path.with_suffix(".tmp.mp3").read_bytes()
+    path.with_suffix(".tmp.mp3").unlink()
+    path.write_bytes(data[: len(data) // 2] + np.random.default_rng(1).bytes(3000) + data[len(data) // 2 :])
+    return path
+
+
+def test_native_decoder_notes_never_reach_the_terminal_and_evaluate_skips_folders_that_are_not_classes(
+    tmp_path, gtzan_dir
+):
+    tree = tmp_path / "data"
+    for label, names in (("music", ("blues", "jazz")), ("speech", ("acomic", "allison")), ("noise", ("rock",))):
+        (tree / label).mkdir(parents=True)
+        src = GTZAN_SPEECH if label == "speech" else GTZAN_MUSIC
+        for name in names:
+            (tree / label / f"{name}.wav").symlink_to(src / f"{name}.wav")
+    damaged_mp3(tree / "speech" / "damaged.mp3")
+    for jobs in ("1", "2"):
+        proc = run("classify", tree / "speech", "--jobs", jobs)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr == "3 classified, 0 failed\n"  # no "Note: Illegal Audio-MPEG-Header", no [src/libmpg123/...]
+        assert "damaged.mp3" in proc.stdout
+    proc = run("evaluate", tree, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "skipped the folder noise/ (1 file(s)): not a class of the model (music, speech)\n"
+    result = json.loads(proc.stdout)
+    assert result["clips"] == 5 and result["skipped"] == {"noise": 1}
