@@ -66,8 +66,17 @@ def tree_rss(root: int) -> dict[int, tuple[str, float]]:
     return out
 
 
-def ray_workers() -> dict[int, tuple[str, float]]:
-    """Every Ray task worker process visible here (inside the cluster's process namespace: only its own)."""
+def children_cpu() -> float:
+    """CPU seconds of the processes this one started and waited for, and of theirs (the CLI's workers)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def ray_workers() -> dict[int, tuple[str, float, float]]:
+    """Every Ray task worker process visible here (inside the cluster's process namespace: only its own):
+    name, RSS (MB) and CPU seconds so far."""
     out = {}
     for proc in Path("/proc").glob("[0-9]*"):
         try:
@@ -78,7 +87,11 @@ def ray_workers() -> dict[int, tuple[str, float]]:
         except OSError:
             continue
         rss = next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS")), 0.0)
-        out[int(proc.name)] = (cmd, rss)
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[int(proc.name)] = (cmd, rss, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
     return out
 
 
@@ -89,18 +102,23 @@ def run_cli(folder: Path, out: Path, extra: list[str], cores: str | None = None)
     cmd = ["taskset", "-c", cores] if cores else []
     cmd += [sys.executable, "-m", "musicspeech", "classify", str(folder), "--output", str(out), "--quiet", *extra]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    cpu0 = children_cpu()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peaks: dict[int, tuple[str, float]] = {}
+    ray_cpu: dict[int, float] = {}  # the Ray workers' CPU seconds, as last seen (they are not our children)
     while proc.poll() is None:
         sample = tree_rss(proc.pid)
         if "--cluster" in extra:
-            sample.update(ray_workers())
+            workers = ray_workers()
+            sample.update({pid: (name, rss) for pid, (name, rss, _) in workers.items()})
+            ray_cpu.update({pid: cpu for pid, (_, _, cpu) in workers.items()})
         for pid, (name, rss) in sample.items():
             if rss >= peaks.get(pid, ("", 0.0))[1]:
                 peaks[pid] = (name, rss)
         time.sleep(0.1)
     wall = time.perf_counter() - t0
+    cpu = children_cpu() - cpu0 + sum(ray_cpu.values())
     err = proc.stderr.read() if proc.stderr else ""
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}: exit {proc.returncode}: {err[-2000:]}")
@@ -109,6 +127,7 @@ def run_cli(folder: Path, out: Path, extra: list[str], cores: str | None = None)
     workers = [rss for name, rss in peaks.values() if "spawn_main" in name or name.startswith("ray::")]
     return {
         "wall_s": wall,
+        "cpu_s": cpu,
         "files": len(rows),
         "audio_s": sum(r.get("duration_s", 0.0) for r in rows),
         "driver_mb": driver,
@@ -117,13 +136,18 @@ def run_cli(folder: Path, out: Path, extra: list[str], cores: str | None = None)
     }
 
 
-def inside_cluster(folder: Path, out: Path, runs: int) -> None:
+def inside_cluster(folder: Path, one: Path, out: Path, runs: int) -> None:
     """Run inside the cluster's namespace (by scripts/ray_loopback.sh): the runs on it, as JSON on stdout."""
-    results = [run_cli(folder, out, ["--cluster", os.environ["RAY_ADDRESS"]]) for _ in range(runs)]
+    address = ["--cluster", os.environ["RAY_ADDRESS"]]
+    results = {
+        "tapes": [run_cli(folder, out, address) for _ in range(runs)],
+        "clips": [run_cli(GTZAN, out, address) for _ in range(runs)],
+        "start": [run_cli(one, out, address) for _ in range(runs)],
+    }
     print(json.dumps(results))
 
 
-def on_cluster(folder: Path, out: Path, runs: int) -> list[dict] | str:
+def on_cluster(folder: Path, one: Path, out: Path, runs: int) -> dict | str:
     """The runs on a fresh two-node cluster, or why they could not run."""
     if os.geteuid() != 0 or not shutil.which("unshare"):
         return "skipped: the local cluster needs root (unshare)"
@@ -135,30 +159,34 @@ def on_cluster(folder: Path, out: Path, runs: int) -> list[dict] | str:
     env = {**os.environ, "RAY": str(Path(sys.executable).parent / "ray")}
     try:
         t0 = time.perf_counter()
+        cluster = ["unshare", "-n", "-p", "-f", "--mount-proc", str(ROOT / "scripts" / "ray_loopback.sh")]
+        inside = [sys.executable, __file__, "--inside-cluster", str(folder), str(one), str(out), str(runs)]
         proc = subprocess.run(
-            ["unshare", "-n", "-p", "-f", "--mount-proc", str(ROOT / "scripts" / "ray_loopback.sh"), tmp,
-             str(CLUSTER_PORT), "1", sys.executable, __file__, "--inside-cluster", str(folder), str(out), str(runs)],
-            cwd=ROOT, env=env, capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            [*cluster, tmp, str(CLUSTER_PORT), "1", *inside],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         total = time.perf_counter() - t0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if proc.returncode != 0:
         raise RuntimeError(f"the cluster runs failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
     results = json.loads(proc.stdout.strip().splitlines()[-1])
-    for r in results:
-        r["cluster_start_and_stop_s"] = total - sum(x["wall_s"] for x in results)
+    results["start_and_stop_s"] = total - sum(x["wall_s"] for runs in results.values() for x in runs)
     return results
 
 
 def main() -> int:
     def extra(parser):
-        parser.add_argument("--inside-cluster", nargs=3, help=None)
+        parser.add_argument("--inside-cluster", nargs=4, help=None)
 
     args = arguments(__doc__.splitlines()[0], extra)
     if args.inside_cluster:
-        folder, out, runs = args.inside_cluster
-        inside_cluster(Path(folder), Path(out), int(runs))
+        folder, one, out, runs = args.inside_cluster
+        inside_cluster(Path(folder), Path(one), Path(out), int(runs))
         return 0
     files, minutes, runs = (4, 2.5, 1) if args.quick else (40, 15.0, 3)
     print(f"# archive ({'quick' if args.quick else 'full'})")
@@ -170,11 +198,14 @@ def main() -> int:
         size_gb = sum(p.stat().st_size for p in folder.iterdir()) / 1e9
         local = {jobs: [run_cli(folder, out, ["--jobs", str(jobs)]) for _ in range(runs)] for jobs in (1, 2)}
         pinned = [run_cli(folder, out, ["--jobs", "1"], cores="0") for _ in range(runs)]
-        cluster = on_cluster(folder, out, runs)
-        clips = {jobs: [run_cli(GTZAN, out, ["--jobs", str(jobs)]) for _ in range(runs)] for jobs in (1, 2)}
-        (Path(tmp) / "one").mkdir()
-        (Path(tmp) / "one" / "blues.wav").symlink_to(GTZAN / "music_speech" / "music_wav" / "blues.wav")
-        start = {jobs: [run_cli(Path(tmp) / "one", out, ["--jobs", str(jobs)]) for _ in range(runs)] for jobs in (1, 2)}
+        one = Path(tmp) / "one"
+        one.mkdir()
+        (one / "blues.wav").symlink_to(GTZAN / "music_speech" / "music_wav" / "blues.wav")
+        cluster = on_cluster(folder, one, out, runs)
+        clips: dict = {jobs: [run_cli(GTZAN, out, ["--jobs", str(jobs)]) for _ in range(runs)] for jobs in (1, 2)}
+        start: dict = {jobs: [run_cli(one, out, ["--jobs", str(jobs)]) for _ in range(runs)] for jobs in (1, 2)}
+        if isinstance(cluster, dict):
+            clips["cluster"], start["cluster"] = cluster["clips"], cluster["start"]
     print(
         f"{files} WAV files of {minutes:g} min ({audio_s / 3600:.1f} h of audio, {size_gb:.2f} GB, made in "
         f"{made_s:.0f} s), joined from GTZAN's clips; {runs} run(s) of each, the command line in a fresh process "
@@ -188,8 +219,8 @@ def main() -> int:
         ("1 process (`--jobs 1`, its threads on 2 cores)", local[1]),
         ("2 processes (`--jobs 2`)", local[2]),
     ]
-    if isinstance(cluster, list):
-        setups.append(("Ray: head + 1 node, 1 CPU each (`--cluster`)", cluster))
+    if isinstance(cluster, dict):
+        setups.append(("Ray: head + 1 node, 1 CPU each (`--cluster`)", cluster["tapes"]))
     for name, results in setups:
         walls = [r["wall_s"] for r in results]
         speeds[name] = [audio_s / w for w in walls]
@@ -200,6 +231,7 @@ def main() -> int:
                 name,
                 spread(walls, "{:.1f}"),
                 spread(speeds[name], "{:.0f}"),
+                f"{median([r['cpu_s'] for r in results]) / (audio_s / 3600):.1f}",
                 f"{median([r['driver_mb'] for r in results]):.0f}",
                 f"{median(workers):.0f} ({len(results[0]['worker_mb'])} processes)" if workers else "-",
                 "yes" if same else "**no**",
@@ -212,6 +244,7 @@ def main() -> int:
                 "setup",
                 "wall time, s",
                 "x real time",
+                "CPU s per hour of audio",
                 "driver peak RSS, MB",
                 "peak RSS per worker, MB",
                 "same verdicts as 1 process",
@@ -223,55 +256,64 @@ def main() -> int:
         print(f"\nCluster: {cluster}.")
     else:
         print(
-            f"\nStarting and stopping the two Ray nodes took {cluster[0]['cluster_start_and_stop_s']:.0f} s "
+            f"\nStarting and stopping the two Ray nodes took {cluster['start_and_stop_s']:.0f} s "
             "(not in the wall times above; each run's own connection to the cluster is)."
         )
     one, threads, two = (median(speeds[name]) for name, _ in setups[:3])
     efficiency = two / (2 * one)
-    overhead, starts = {}, {}
-    for jobs in (1, 2):
-        clip_wall = median([r["wall_s"] for r in clips[jobs]])
-        clip_audio = clips[jobs][0]["audio_s"]
-        rate = threads if jobs == 1 else two
-        start_s = median([r["wall_s"] - r["audio_s"] / rate for r in start[jobs]])
-        overhead[jobs] = (clip_wall - start_s - clip_audio / rate) / clips[jobs][0]["files"] * 1000 * jobs
-        starts[jobs] = start_s
+    cpu_per_s = {name: median([r["cpu_s"] for r in results]) / audio_s for name, results in setups}
+    cpu_efficiency = cpu_per_s[setups[0][0]] / cpu_per_s[setups[2][0]]
     print(
         f"\nScaling from 1 process on 1 core to 2 processes on 2 cores: {two / one:.2f}x, an efficiency of "
-        f"{efficiency:.0%} of linear. One process alone on both cores (its decoding, windowing and network "
-        f"threads overlap): {threads / one:.2f}x."
+        f"{efficiency:.0%} of linear by wall time; by CPU time per hour of audio (which other work on the machine "
+        f"changes less) 2 processes cost {1 / cpu_efficiency:.2f}x what one costs, an efficiency of "
+        f"{cpu_efficiency:.0%}. One process alone on both cores (its decoding, windowing and network threads "
+        f"overlap): {threads / one:.2f}x."
         + (
             f" The cluster (2 nodes of 1 CPU): {median(speeds[setups[3][0]]) / one:.2f}x one process on 1 core."
             if len(setups) > 3
             else ""
         )
     )
+    kinds = [("1 process", 1, setups[1][0]), ("2 processes", 2, setups[2][0])]
+    if isinstance(cluster, dict):
+        kinds.append(("Ray cluster", "cluster", setups[3][0]))
+    cost_rows, overhead = [], {}
+    for label, kind, setup in kinds:
+        start_cpu = median([r["cpu_s"] - r["audio_s"] * cpu_per_s[setup] for r in start[kind]])
+        clip_cpu = median([r["cpu_s"] for r in clips[kind]])
+        clip_audio, n = clips[kind][0]["audio_s"], clips[kind][0]["files"]
+        overhead[str(kind)] = (clip_cpu - start_cpu - clip_audio * cpu_per_s[setup]) / n * 1000
+        clip_wall = median([r["wall_s"] for r in clips[kind]])
+        cost_rows.append(
+            [
+                label,
+                f"{median([r['wall_s'] for r in start[kind]]):.2f}",
+                f"{start_cpu:.2f}",
+                spread([r["wall_s"] for r in clips[kind]], "{:.2f}"),
+                f"{clip_audio / clip_wall:.0f}",
+                f"{overhead[str(kind)]:.0f}",
+            ]
+        )
     print("\n## Archives: the cost of a file")
     print(
         table(
             [
-                "processes",
-                "start-up (one clip), s",
+                "setup",
+                "one clip: wall time, s",
+                "start-up, CPU s",
                 "128 clips of 30 s: wall time, s",
                 "x real time",
                 "overhead per file, CPU ms",
             ],
-            [
-                [
-                    jobs,
-                    f"{starts[jobs]:.2f}",
-                    spread([r["wall_s"] for r in clips[jobs]], "{:.2f}"),
-                    f"{clips[jobs][0]['audio_s'] / median([r['wall_s'] for r in clips[jobs]]):.0f}",
-                    f"{overhead[jobs]:.0f}",
-                ]
-                for jobs in (1, 2)
-            ],
+            cost_rows,
         )
     )
     print(
-        "\nStart-up: the command, its workers and the model, up to the first file (a run on one clip less that "
-        "clip's time). Overhead per file: the wall time of the 128 clips less the start-up and what the same audio "
-        "takes in long files, per file, times the processes."
+        "\nStart-up: the CPU time of a run on one clip less what that clip's audio costs in long files (the "
+        "command, its workers and the model; on the cluster, the driver's connection and the Ray workers' start). "
+        "Overhead per file: the CPU time of the 128 clips less the start-up and what the same audio costs in long "
+        "files, per file."
     )
     report = {
         "quick": args.quick,
@@ -281,15 +323,16 @@ def main() -> int:
         "pinned": [{k: v for k, v in r.items() if k != "labels"} for r in pinned],
         "cluster": cluster
         if isinstance(cluster, str)
-        else [{k: v for k, v in r.items() if k != "labels"} for r in cluster],
+        else [{k: v for k, v in r.items() if k != "labels"} for r in cluster["tapes"]],
         "x_real_time": {k: median(v) for k, v in speeds.items()},
+        "cpu_s_per_audio_hour": {k: v * 3600 for k, v in cpu_per_s.items()},
         "efficiency_1_to_2": efficiency,
-        "overhead_ms_per_file": overhead,
-        "start_up_s": starts,
+        "cpu_efficiency_1_to_2": cpu_efficiency,
+        "overhead_cpu_ms_per_file": overhead,
         "goals": [
             goal(
                 "archive: scaling from 1 to 2 processes (1 core each)",
-                f"{efficiency:.0%} of linear",
+                f"{efficiency:.0%} of linear by wall time, {cpu_efficiency:.0%} by CPU time",
                 f">= {GOAL_EFFICIENCY:.0%}",
                 None if args.quick else efficiency >= GOAL_EFFICIENCY,
             ),
