@@ -124,8 +124,8 @@ def rows_of_json(text: str) -> list[dict]:
 
 
 def test_interrupt_kill_and_resume_write_every_file_once_with_the_uninterrupted_results(tmp_path, gtzan_dir):
-    """Ctrl+C, then SIGKILL (its workers go too), then a torn row as a power cut leaves it: each resume goes on
-    where the file stops, and in the end every file is there once, as an uninterrupted run classifies it."""
+    """Ctrl+C, then SIGKILL (its workers go too), SIGTERM, then a torn row as a power cut leaves it: each resume
+    goes on where the file stops, and in the end every file is there once, as an uninterrupted run classifies it."""
     archive = archive_of_links(tmp_path / "archive", copies=3)
     total = 3 * 128
     out = tmp_path / "results.jsonl"
@@ -157,6 +157,16 @@ def test_interrupt_kill_and_resume_write_every_file_once_with_the_uninterrupted_
     second = rows_of(out)
     assert len(first) < len(second) < total
     assert second[: len(first)] == first
+
+    cmd, kw = cli("classify", archive, "--jobs", "1", "--output", out, "--resume")  # SIGTERM, as a service stops
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    wait_for_rows(out, len(second) + 10, proc)
+    proc.terminate()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "--resume" in err, err
+    third = rows_of(out)
+    assert len(second) < len(third) < total and third[: len(second)] == second
+    second = third
 
     torn = json.dumps(without_identity(second[-1]))[:40]
     with open(out, "a") as f:
