@@ -48,6 +48,41 @@ def make_archive(folder: Path, files: int, minutes: float) -> float:
     return total
 
 
+def decoding(folder: Path, tmp: Path) -> list[list[str]]:
+    """CPU seconds per hour of audio to decode one tape to the model's rate (what each worker does first), as
+    WAV, FLAC and MP3 (written by libsndfile from the same tape)."""
+    import resource
+
+    import soundfile as sf
+
+    from core.archive import DECODER_NOISE
+    from core.audio import load_audio
+    from core.bundle import read_bundle
+    from core.paths import shipped_model_path
+    from core.quiet import filtered_stderr
+
+    rate = read_bundle(shipped_model_path()).features.rate_hz
+    tape = sorted(folder.iterdir())[0]
+    x, sr = sf.read(tape, dtype="float32")
+    rows = []
+    for fmt, name, extra in (("WAV", "tape.wav", {}), ("FLAC", "tape.flac", {}), ("MP3", "tape.mp3", {})):
+        path = tmp / name
+        sf.write(path, x, sr, format=fmt, **extra)
+        cpus = []
+        for _ in range(3):
+            u0 = resource.getrusage(resource.RUSAGE_SELF)
+            with filtered_stderr(DECODER_NOISE):  # mpg123's complaints about libsndfile's own MP3s
+                w = load_audio(path, rate)
+            u1 = resource.getrusage(resource.RUSAGE_SELF)
+            cpus.append(u1.ru_utime + u1.ru_stime - u0.ru_utime - u0.ru_stime)
+        hours = w.duration_s / 3600
+        mb_per_hour = path.stat().st_size / 1e6 / hours
+        label = "MP3 (libsndfile's default VBR)" if fmt == "MP3" else fmt
+        rows.append([f"{label}, 22,050 Hz mono", f"{mb_per_hour:.0f}", spread([c / hours for c in cpus], "{:.2f}")])
+        path.unlink()
+    return rows
+
+
 def tree_rss(root: int) -> dict[int, tuple[str, float]]:
     """RSS (MB) and name of `root` and every process below it."""
     out, todo = {}, [root]
@@ -118,7 +153,8 @@ def run_cli(folder: Path, out: Path, extra: list[str], cores: str | None = None)
                 peaks[pid] = (name, rss)
         time.sleep(0.1)
     wall = time.perf_counter() - t0
-    cpu = children_cpu() - cpu0 + sum(ray_cpu.values())
+    driver_cpu = children_cpu() - cpu0  # the command and its worker processes; on a cluster, the driver alone
+    cpu = driver_cpu + sum(ray_cpu.values())
     err = proc.stderr.read() if proc.stderr else ""
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}: exit {proc.returncode}: {err[-2000:]}")
@@ -128,6 +164,7 @@ def run_cli(folder: Path, out: Path, extra: list[str], cores: str | None = None)
     return {
         "wall_s": wall,
         "cpu_s": cpu,
+        "driver_cpu_s": driver_cpu,
         "files": len(rows),
         "audio_s": sum(r.get("duration_s", 0.0) for r in rows),
         "driver_mb": driver,
@@ -206,6 +243,7 @@ def main() -> int:
         start: dict = {jobs: [run_cli(one, out, ["--jobs", str(jobs)]) for _ in range(runs)] for jobs in (1, 2)}
         if isinstance(cluster, dict):
             clips["cluster"], start["cluster"] = cluster["clips"], cluster["start"]
+        decode_rows = decoding(folder, Path(tmp))
     print(
         f"{files} WAV files of {minutes:g} min ({audio_s / 3600:.1f} h of audio, {size_gb:.2f} GB, made in "
         f"{made_s:.0f} s), joined from GTZAN's clips; {runs} run(s) of each, the command line in a fresh process "
@@ -284,6 +322,9 @@ def main() -> int:
         clip_cpu = median([r["cpu_s"] for r in clips[kind]])
         clip_audio, n = clips[kind][0]["audio_s"], clips[kind][0]["files"]
         overhead[str(kind)] = (clip_cpu - start_cpu - clip_audio * cpu_per_s[setup]) / n * 1000
+        driver_ms = (
+            median([r["driver_cpu_s"] for r in clips[kind]]) - median([r["driver_cpu_s"] for r in start[kind]])
+        ) / (n - 1)
         clip_wall = median([r["wall_s"] for r in clips[kind]])
         cost_rows.append(
             [
@@ -293,6 +334,7 @@ def main() -> int:
                 spread([r["wall_s"] for r in clips[kind]], "{:.2f}"),
                 f"{clip_audio / clip_wall:.0f}",
                 f"{overhead[str(kind)]:.0f}",
+                f"{driver_ms:.1f}" if kind == "cluster" else "-",
             ]
         )
     print("\n## Archives: the cost of a file")
@@ -305,6 +347,7 @@ def main() -> int:
                 "128 clips of 30 s: wall time, s",
                 "x real time",
                 "overhead per file, CPU ms",
+                "the driver's CPU per file, ms",
             ],
             cost_rows,
         )
@@ -313,17 +356,25 @@ def main() -> int:
         "\nStart-up: the CPU time of a run on one clip less what that clip's audio costs in long files (the "
         "command, its workers and the model; on the cluster, the driver's connection and the Ray workers' start). "
         "Overhead per file: the CPU time of the 128 clips less the start-up and what the same audio costs in long "
-        "files, per file."
+        "files, per file. The driver's CPU per file (cluster): the command's own CPU time on the 128 clips less "
+        "on one clip, per file."
     )
+    print("\n## Archives: decoding by format (one tape, in this process, to the model's rate)")
+    print(table(["file", "MB per hour of audio", "CPU s per hour of audio, decoding only"], decode_rows))
     report = {
         "quick": args.quick,
+        "decoding": decode_rows,
         "audio_s": audio_s,
         "files": files,
         "local": {j: [{k: v for k, v in r.items() if k != "labels"} for r in rs] for j, rs in local.items()},
         "pinned": [{k: v for k, v in r.items() if k != "labels"} for r in pinned],
         "cluster": cluster
         if isinstance(cluster, str)
-        else [{k: v for k, v in r.items() if k != "labels"} for r in cluster["tapes"]],
+        else {
+            k: [{f: v for f, v in r.items() if f != "labels"} for r in rs]
+            for k, rs in cluster.items()
+            if k != "start_and_stop_s"
+        },
         "x_real_time": {k: median(v) for k, v in speeds.items()},
         "cpu_s_per_audio_hour": {k: v * 3600 for k, v in cpu_per_s.items()},
         "efficiency_1_to_2": efficiency,
