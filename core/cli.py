@@ -218,7 +218,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     finally:
         if output:
             output.close()
-    if len(entries) > 1 or output:
+    if (args.format == "table" and len(entries) > 1) or output:  # JSON and CSV on stdout: nothing but the rows
         where = f" (in {args.output})" if output else ""
         print(f"{sink.written - sink.failed} classified, {sink.failed} failed{where}", file=sys.stderr)
     return 1 if sink.failed or lost else 0
