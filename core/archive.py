@@ -322,7 +322,10 @@ def _start_local_worker(model_path: str, parent: int) -> None:
     when the parent is gone (killed outright), so no worker outlives a run."""
     global _worker_classifier
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker_classifier = Classifier.from_path(model_path)
+    try:
+        _worker_classifier = Classifier.from_path(model_path)
+    except Exception:  # the command loads it once more to say why, in one line (not a worker's traceback)
+        os._exit(3)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -380,6 +383,7 @@ def local_results(
                 try:
                     result = future.result()
                 except BrokenProcessPool:
+                    Classifier.from_path(model_path)  # a model the workers could not load: its own error line
                     raise MusicSpeechError(
                         "a worker process died (out of memory, or killed); what is done is kept: "
                         "--resume goes on from there"

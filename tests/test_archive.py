@@ -259,3 +259,28 @@ def test_native_decoder_notes_never_reach_the_terminal_and_evaluate_skips_folder
     assert proc.stderr == "skipped the folder noise/ (1 file(s)): not a class of the model (music, speech)\n"
     result = json.loads(proc.stdout)
     assert result["clips"] == 5 and result["skipped"] == {"noise": 1}
+
+
+def test_a_model_the_workers_cannot_load_is_one_line_not_a_worker_traceback(tmp_path, gtzan_dir):
+    """The bundle checks out (its checksums are right) but its network is not a flatbuffer: each worker fails to
+    load it, and the command says why in one line, as `--jobs 1` does."""
+    import hashlib
+    import zipfile
+
+    from core.paths import shipped_model_path
+
+    shipped = zipfile.ZipFile(shipped_model_path())
+    junk = b"TFL3" + bytes(range(256)) * 8
+    meta = shipped.read("bundle.json").decode()
+    meta = meta.replace(hashlib.sha256(shipped.read("model.tflite")).hexdigest(), hashlib.sha256(junk).hexdigest())
+    bad = tmp_path / "bad.msmodel"
+    with zipfile.ZipFile(bad, "w") as z:
+        z.writestr("bundle.json", meta)
+        z.writestr("model.keras", shipped.read("model.keras"))
+        z.writestr("model.tflite", junk)
+    files = [GTZAN_MUSIC / "blues.wav", GTZAN_MUSIC / "jazz.wav"]
+    for jobs in ("1", "2"):
+        proc = run("classify", *files, "--model", bad, "--jobs", jobs)
+        assert proc.returncode == 2
+        assert proc.stderr.startswith("error: bad.msmodel: the network inside cannot be loaded")
+        assert proc.stderr.count("\n") == 1, proc.stderr
