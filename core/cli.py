@@ -10,7 +10,6 @@ import csv
 import datetime as _dt
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Sequence
@@ -75,6 +74,31 @@ def build_parser() -> argparse.ArgumentParser:
         default="table",
         help="table for people (default); json: one object per line; csv",
     )
+    p.add_argument("--segments", action="store_true", help="table and CSV: the segments of each file too")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="worker processes, each loading the model once (default: one per core; 1: in this process)",
+    )
+    p.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="write the results to FILE (.jsonl or .csv) as they come, whole rows only; nothing on stdout",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on with --output FILE: skip the files it holds (same path, size and modification time)",
+    )
+    p.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="run on a Ray cluster (HOST:PORT of its head, or 'auto'); needs musicspeech[cluster]; "
+        "the files must be at the same path on every node",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     p.set_defaults(run=cmd_classify)
 
     p = sub.add_parser("download", help="download GTZAN music/speech through tensorflow-datasets")
@@ -134,42 +158,194 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
+    from core.archive import FileKey, ResultFile, output_format
+    from core.bundle import read_bundle
     from core.datasets import expand_paths
-    from core.inference import Classifier, FileResult
+    from core.inference import FileResult
+
+    if args.resume and not args.output:
+        raise MusicSpeechError("--resume goes on with an --output file: name it")
+    if args.jobs is not None and args.jobs < 1:
+        raise MusicSpeechError("--jobs: give 1 or more worker processes")
+    entries: list[Path | FileResult] = []  # the files to classify; a folder given with no audio files in it: its line
+    seen: set[Path] = set()
+    for arg in args.paths:
+        for entry in expand_paths([arg]) or [
+            FileResult(Path(arg), error=f"cannot read {arg}: no audio files in this folder")
+        ]:
+            if isinstance(entry, Path):
+                if entry in seen:  # given twice (a folder and a file in it): classified and written once
+                    continue
+                seen.add(entry)
+            entries.append(entry)
+    paths = [e for e in entries if isinstance(e, Path)]
+    model = resolve_model(args.model) if paths else None
+    labels = read_bundle(model).labels if model else ("music", "speech")
+    fmt = output_format(args.output, args.format if args.format != "table" else None) if args.output else None
+    output = ResultFile(args.output, fmt, labels, args.segments, args.resume) if args.output else None
+    try:
+        keys = {p: FileKey.of(p) for p in paths}
+        todo = [p for p in paths if not (output and output.holds(keys[p]))]
+        held = len(paths) - len(todo)
+        if held:
+            print(f"{held} file(s) already in {args.output}: skipped", file=sys.stderr)
+        jobs = min(args.jobs or _cores(), max(1, len(todo)))
+        sink = _Sink(args, labels, output, entries)
+        progress = _ClassifyProgress(
+            len(todo), sum(keys[p].size or 0 for p in todo), quiet=args.quiet, stream=_real_stderr()
+        )
+        for entry in entries:
+            if isinstance(entry, FileResult):
+                sink.put(entry, FileKey(str(entry.path), None, None))
+        lost: list[str] = []
+        _stop_on_signals()
+        try:
+            for result in _results(args, model, todo, jobs, lost):
+                sink.put(result, keys[result.path])
+                progress.update(result, keys[result.path])
+        finally:
+            progress.close()
+        for line in lost:
+            print(
+                f"error: {line}: lost with its worker after every retry (not written; --resume tries again)",
+                file=sys.stderr,
+            )
+    except KeyboardInterrupt:
+        if output:
+            print(f"interrupted: {args.output} holds every file finished; --resume goes on", file=sys.stderr)
+            return 130
+        raise
+    finally:
+        if output:
+            output.close()
+    if (args.format == "table" and len(entries) > 1) or output:  # JSON and CSV on stdout: nothing but the rows
+        where = f" (in {args.output})" if output else ""
+        print(f"{sink.written - sink.failed} classified, {sink.failed} failed{where}", file=sys.stderr)
+    return 1 if sink.failed or lost else 0
+
+
+def _results(args, model: Path | None, paths: list[Path], jobs: int, lost: list[str]):
+    """The results of `paths`, as they come: on the cluster, in `jobs` worker processes, or in this process."""
+    from core.archive import DECODER_NOISE, cluster_results, local_results
     from core.quiet import filtered_stderr
 
-    entries: list[Path | FileResult] = []  # the files to classify; a folder given with no audio files in it: its line
-    for arg in args.paths:
-        entries += expand_paths([arg]) or [
-            FileResult(Path(arg), error=f"cannot read {arg}: no audio files in this folder")
-        ]
-    paths = [e for e in entries if isinstance(e, Path)]
-    classifier = Classifier.from_path(resolve_model(args.model)) if paths else None
-    labels = classifier.labels if classifier else ("music", "speech")
-    out = sys.stdout
-    failed = 0
-    writer = _csv_writer(out, labels) if args.format == "csv" else None
-    if args.format == "table":
-        print(_table_header(), file=out)
-    results = iter(classifier.classify_files(paths) if classifier else ())
-    with filtered_stderr(_DECODER_NOISE):
-        for entry in entries:
-            result = entry if isinstance(entry, FileResult) else next(results)
-            failed += result.error is not None
-            if args.format == "json":
-                print(json.dumps(result.to_dict(), ensure_ascii=False), file=out, flush=True)
-            elif writer is not None:
-                writer(result)
-            else:
-                print(_table_row(result), file=out, flush=True)
-    if args.format == "table" and len(entries) > 1:
-        print(f"{len(entries) - failed} classified, {failed} failed", file=sys.stderr)
-    return 1 if failed else 0
+    if not paths:
+        return
+    if args.cluster:
+        yield from cluster_results(args.cluster, model, paths, lost=lost)
+    elif jobs > 1:
+        yield from local_results(model, paths, jobs)
+    else:
+        with filtered_stderr(DECODER_NOISE):  # decoding happens in this process: mpg123's notices are dropped
+            yield from local_results(model, paths, 1)
 
 
-_DECODER_NOISE = re.compile(r"^(Note: |Warning: |\[src/libmpg123/)")
-"""What libsndfile's MP3 decoder (mpg123) prints straight to stderr about a damaged file it reads on through
-("Note: Illegal Audio-MPEG-Header ...", "Note: Trying to resync..."): the file's line says what matters."""
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+_STDERR: TextIO | None = None
+
+
+def _real_stderr() -> TextIO:
+    """stderr as it is now, for progress lines: they still show while fd 2 is captured to drop native notices."""
+    global _STDERR
+    if _STDERR is None:
+        try:
+            _STDERR = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
+        except (AttributeError, OSError, ValueError):
+            _STDERR = sys.stderr
+    return _STDERR
+
+
+class _Sink:
+    """Where results go: the --output file as they come (each file once), or stdout in the order given."""
+
+    def __init__(self, args, labels: Sequence[str], output, entries) -> None:
+        self.args, self.labels, self.output = args, tuple(labels), output
+        self.written = self.failed = 0
+        self.order = {e if isinstance(e, Path) else id(e): i for i, e in enumerate(entries)}
+        self.waiting: dict[int, object] = {}
+        self.next = 0
+        self.out = sys.stdout
+        self.csv = None
+        if output is None:
+            if args.format == "table":
+                print(_table_header(), file=self.out)
+            elif args.format == "csv":
+                from core.archive import csv_columns
+
+                self.csv = csv.writer(self.out)
+                self.csv.writerow(csv_columns(self.labels, args.segments, identity=False))
+
+    def put(self, result, key) -> None:
+        self.failed += result.error is not None
+        self.written += 1
+        if self.output is not None:
+            self.output.write(result, key)
+            return
+        index = self.order.get(id(result), self.order.get(result.path))
+        self.waiting[index] = result
+        while self.next in self.waiting:
+            self._print(self.waiting.pop(self.next))
+            self.next += 1
+
+    def _print(self, result) -> None:
+        from core.archive import csv_rows
+
+        if self.args.format == "json":
+            print(json.dumps(result.to_dict(), ensure_ascii=False), file=self.out, flush=True)
+        elif self.csv is not None:
+            self.csv.writerows(csv_rows(result, self.labels, self.args.segments))
+            self.out.flush()
+        else:
+            print(_table_row(result), file=self.out, flush=True)
+            if self.args.segments and result.prediction is not None:
+                for s in result.prediction.segments:
+                    span = f"{_duration(s.start_s)} - {_duration(s.end_s)}"
+                    print(f"{'':<8} {'':>5} {'':>9}    {span:<21} {s.label}", file=self.out)
+                self.out.flush()
+
+
+class _ClassifyProgress:
+    """One line on stderr (a terminal only, and not with --quiet): files, hours of audio, rate and time left
+    (from the bytes still to read: the durations are known only once the files are decoded)."""
+
+    def __init__(self, files: int, size: int, quiet: bool, stream: TextIO) -> None:
+        self.files, self.size, self.stream = files, size, stream
+        self.active = not quiet and files > 0 and stream.isatty()
+        self.started = time.monotonic()
+        self.done = self.bytes = 0
+        self.audio_s = 0.0
+        self._last = 0.0
+        self._shown = False
+
+    def update(self, result, key) -> None:
+        self.done += 1
+        self.bytes += key.size or 0
+        if result.prediction is not None:
+            self.audio_s += result.prediction.duration_s
+        now = time.monotonic()
+        if not self.active or (now - self._last < 0.2 and self.done != self.files):
+            return
+        self._last = now
+        elapsed = now - self.started
+        rate = f"{self.audio_s / elapsed:,.0f}x real time" if elapsed > 0 else ""
+        left = ""
+        if 0 < self.bytes < self.size and elapsed > 2:
+            left = f", {_duration(elapsed * (self.size - self.bytes) / self.bytes).split('.')[0]} left"
+        line = f"classified {self.done}/{self.files} files, {self.audio_s / 3600:.2f} h of audio, {rate}{left}"
+        self.stream.write("\r" + line[:119].ljust(119))
+        self.stream.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            self.stream.write("\r" + " " * 119 + "\r")
+            self.stream.flush()
 
 
 def _table_header() -> str:
@@ -178,22 +354,11 @@ def _table_header() -> str:
 
 def _table_row(result) -> str:
     if result.prediction is None:
-        return f"{'error':<8} {'':>5} {'':>9}  {result.path}: {result.error}"
+        error = result.error or ""
+        named = error if str(result.path) in error else f"{result.path}: {error}"  # the path once
+        return f"{'error':<8} {'':>5} {'':>9}  {named}"
     p = result.prediction
     return f"{p.label:<8} {p.confidence:>5.0%} {_duration(p.duration_s):>9}  {result.path}"
-
-
-def _csv_writer(out: TextIO, labels: Sequence[str]):
-    from core.reports import csv_header, csv_row
-
-    w = csv.writer(out)
-    w.writerow(csv_header(labels))
-
-    def write(result) -> None:
-        w.writerow(csv_row(result, labels))
-        out.flush()
-
-    return write
 
 
 def _duration(seconds: float) -> str:
@@ -341,29 +506,40 @@ class _ConsoleTrainingListener:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from core.archive import DECODER_NOISE
     from core.inference import Classifier
+    from core.quiet import filtered_stderr
     from core.training import evaluate_windows
 
     classifier = Classifier.from_path(resolve_model(args.model))
     dataset = load_dataset(args.data)
-    unknown = sorted({c.label for c in dataset.clips} - set(classifier.labels))
-    if unknown:
+    others = Counter(c.label for c in dataset.clips if c.label not in classifier.labels)
+    for label, n in sorted(others.items()):  # a folder that is not a class of this model: said, and left out
+        print(
+            f"skipped the folder {label}/ ({n} file(s)): not a class of the model ({', '.join(classifier.labels)})",
+            file=sys.stderr,
+        )
+    clips = [c for c in dataset.clips if c.label in classifier.labels]
+    if not clips:
         raise MusicSpeechError(
-            f"the model knows {', '.join(classifier.labels)}; the data also has {', '.join(unknown)}"
+            f"{args.data}: no folder named after a class of the model ({', '.join(classifier.labels)})"
         )
     outcomes, errors = [], []
-    bar = ProgressBar("evaluating", unit="clips")
-    for i, clip in enumerate(dataset.clips):
-        try:
-            prediction = classifier.classify(clip.waveform(classifier.spec.rate_hz))
-            outcomes.append((clip, prediction.window_probabilities))
-        except MusicSpeechError as e:
-            errors.append(str(e))
-        bar.update(i + 1, len(dataset.clips))
+    bar = ProgressBar("evaluating", unit="clips", stream=_real_stderr())
+    with filtered_stderr(DECODER_NOISE):  # mpg123's notices about damaged MP3s: the error lines say what matters
+        for i, clip in enumerate(clips):
+            try:
+                prediction = classifier.classify(clip.waveform(classifier.spec.rate_hz))
+                outcomes.append((clip, prediction.window_probabilities))
+            except MusicSpeechError as e:
+                errors.append(str(e))
+            bar.update(i + 1, len(clips))
     bar.close()
     ev = evaluate_windows(classifier.labels, outcomes)
     if args.format == "json":
-        print(json.dumps({**ev.to_dict(), "errors": errors}))
+        print(json.dumps({**ev.to_dict(), "errors": errors, "skipped": dict(sorted(others.items()))}))
     else:
         print(f"clip accuracy {ev.clip_accuracy:.1%} ({len(ev.clips)} clips), window accuracy {ev.window_accuracy:.1%}")
         _print_confusion(ev.labels, ev.confusion)

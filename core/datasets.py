@@ -14,7 +14,7 @@ import random
 import tarfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,7 +117,7 @@ def from_folder(root: str | os.PathLike) -> Dataset:
     clips = []
     for class_dir in class_dirs:
         label = _label_from_folder(class_dir.name)
-        for path in sorted(p for p in class_dir.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()):
+        for path in audio_files_in(class_dir):
             clips.append(Clip(name=f"{label}/{path.relative_to(class_dir).as_posix()}", label=label, path=path))
     labels = {c.label for c in clips}
     if len(labels) < 2:
@@ -160,7 +160,7 @@ def _class_dirs(root: Path) -> list[Path]:
 
 
 def _has_audio(folder: Path) -> bool:
-    return any(p.suffix.lower() in AUDIO_EXTENSIONS for p in folder.rglob("*"))
+    return any(True for _ in _walk_audio(folder))
 
 
 def _label_from_folder(name: str) -> str:
@@ -185,10 +185,26 @@ def expand_paths(paths: Sequence[str | os.PathLike]) -> list[Path]:
     out: list[Path] = []
     for p in map(Path, paths):
         if _is_dir(p):
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS))
+            out.extend(audio_files_in(p))
         else:
             out.append(p)
     return out
+
+
+def audio_files_in(folder: str | os.PathLike) -> list[Path]:
+    """The audio files inside `folder` and its subfolders, sorted; hidden folders and files (`.src/`, `.git/`,
+    macOS's `._name.wav`) are skipped: caches and copies that are not the user's recordings."""
+    return sorted(_walk_audio(Path(folder)))
+
+
+def _walk_audio(folder: Path) -> Iterator[Path]:
+    for top, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS:
+                path = Path(top, name)
+                if path.is_file():  # not a broken link
+                    yield path
 
 
 def _is_dir(path: Path) -> bool:

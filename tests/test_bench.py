@@ -40,6 +40,8 @@ def test_the_bench_command_runs_every_benchmark_quickly_and_prints_its_tables(tm
         "## Playback: the playhead against what is heard",
         "## Long run: live mode for",
         "## Long run: a 4-minute file classified 3 times in one process",
+        "## Archives: hours of audio on 1 and 2 processes and a two-node cluster",
+        "## Archives: the cost of a file",
         "## Goals",
     ):
         assert heading in text, heading
@@ -47,6 +49,7 @@ def test_the_bench_command_runs_every_benchmark_quickly_and_prints_its_tables(tm
         assert f"| {peer}" in text  # each peer ran, in its own venv, on the same files
     assert "| cpu |" in text and "| commit |" in text and "`./bench/run.sh --quick" in text
     assert "| seed's baseline recipe |" in text  # trained by the accuracy bench, measured beside ours
+    assert "| Ray: head + 1 node, 1 CPU each (`--cluster`) |" in text  # the archive bench ran on a real cluster
     assert "FAILED" not in text
 
 
