@@ -53,6 +53,7 @@ class TrainSettings:
     patience: int = 5  # stop after this many epochs without a better validation loss; 0 = never
     train_hop_s: float | None = None  # hop between training windows; None = the features' hop
     balance_classes: bool = False  # weigh each class's windows by the inverse of its share of the windows
+    keep_last: bool = False  # keep the last epoch's weights (a fixed schedule) instead of the lowest validation loss
     features: FeatureSpec = field(default_factory=FeatureSpec)
     model: ModelConfig = field(default_factory=ModelConfig)
     augment: AugmentSettings = field(default_factory=AugmentSettings)
@@ -85,7 +86,8 @@ SHIPPED = TrainSettings(
     augment=AugmentSettings(copies=2, bed_probability=0.5, ambience_probability=0.3, codec_probability=0.25),
     train_hop_s=1.0,
     epochs=12,
-    patience=0,  # all 12 epochs; the weights of the epoch with the lowest validation loss are kept
+    patience=0,
+    keep_last=True,  # a fixed schedule: on the pool the validation loss is too noisy to pick an epoch by
     balance_classes=True,
 )
 

@@ -243,8 +243,10 @@ class _Monitor(keras.callbacks.Callback):
         batches: int,
         patience: int,
         validation: _Validation | None,
+        keep_last: bool = False,
     ):
         super().__init__()
+        self.keep_last = keep_last
         self.listener, self.cancel, self.epochs, self.batches, self.patience = (
             listener,
             cancel,
@@ -282,7 +284,7 @@ class _Monitor(keras.callbacks.Callback):
             self.history.setdefault(key, []).append(value)
         self.listener.epoch(epoch, self.epochs, logs)
         loss = logs.get("val_loss", logs.get("loss", math.inf))
-        if loss < self.best_loss:
+        if loss < self.best_loss or self.keep_last:
             self.best_loss, self.since_best = loss, 0
             self.best_weights = self.model.get_weights()
             self.best_evaluation = self.validation.evaluation() if self.validation is not None else None
@@ -341,7 +343,7 @@ def train(
     )
     batches = math.ceil(len(x_train) / settings.batch_size)
     validation = _Validation(labels, val_clips_loaded, x_val, y_val, val_owner) if len(x_val) else None
-    monitor = _Monitor(listener, cancel, settings.epochs, batches, settings.patience, validation)
+    monitor = _Monitor(listener, cancel, settings.epochs, batches, settings.patience, validation, settings.keep_last)
     weights = None
     if settings.balance_classes:
         counts = np.bincount(y_train, minlength=len(labels)).astype(np.float64)

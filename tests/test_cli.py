@@ -51,7 +51,7 @@ def test_classify_json_one_object_per_line_and_failures_do_not_stop_the_rest(
     good = rows[0]
     assert set(good) == {"path", "label", "confidence", "probabilities", "shares", "duration_s", "segments"}
     assert good["label"] == "music" and rows[2]["label"] == "speech"
-    assert set(good["probabilities"]) == {"music", "noise", "speech"}  # the shipped model's labels
+    assert set(good["probabilities"]) == {"music", "speech"}  # the model's labels (this one has no noise class)
     assert good["confidence"] == max(good["probabilities"].values())
     assert good["duration_s"] == pytest.approx(30.0, abs=0.01)
     assert set(good["segments"][0]) == {"start_s", "end_s", "label", "probabilities"}
