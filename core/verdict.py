@@ -33,7 +33,7 @@ class VerdictPolicy:
     silence_dbfs: float = -55.0  # a window quieter than this (mean power, dB re full scale) is silence
     switch_cost: float = 8.0  # log-probability cost of a change of label between windows (Viterbi smoothing)
     probability_floor: float = 1e-3  # window probabilities are clipped to this before their log is taken
-    noise_cost: float = 1.0  # a model's noise class must beat music and speech by e^cost to make silence
+    noise_cost: float = 3.0  # a model's noise class must beat music and speech by e^cost to make silence
     silent_share: float = 0.9  # a clip this much silent (or more) is called silence
 
     def to_dict(self) -> dict:
