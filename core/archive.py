@@ -28,12 +28,7 @@ from pathlib import Path
 
 from core.errors import MusicSpeechError, save_error
 from core.inference import Classifier, FileResult
-from core.quiet import filtered_stderr
-
-DECODER_NOISE = re.compile(r"^(Note: |Warning: |\[src/libmpg123/)|Created TensorFlow Lite XNNPACK delegate")
-"""What libsndfile's MP3 decoder (mpg123) prints straight to stderr about a damaged file it reads on through
-("Note: Illegal Audio-MPEG-Header ...", "Note: Trying to resync..."): the file's line says what matters. And
-LiteRT's notice when a thread's interpreter is made while this is being filtered already."""
+from core.quiet import DECODER_NOISE, filtered_stderr  # noqa: F401  (DECODER_NOISE: the CLI's)
 
 FSYNC_EVERY_S = 5.0  # the output is flushed to the OS at every row, and to the disk at most this often
 

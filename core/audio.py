@@ -22,6 +22,7 @@ import soxr
 
 from core.atomic import atomic_path
 from core.errors import AudioError, Cancelled
+from core.quiet import DECODER_NOISE, filtered_stderr
 
 MAX_DURATION_S = 4 * 3600.0
 """Longer files are refused with a message rather than exhausting memory (4 h at 16 kHz is 920 MB)."""
@@ -74,18 +75,19 @@ def load_audio(
         raise AudioError(path, e.strerror or str(e)) from None
     if size == 0:
         raise AudioError(path, "the file is empty")
-    try:
-        f = sf.SoundFile(os.fsencode(path))  # bytes: soundfile cannot encode a name that is not UTF-8 itself
-    except sf.LibsndfileError as e:  # not a format libsndfile knows (or not audio): ffmpeg decides
-        samples = _read_ffmpeg(path, rate_hz, max_duration_s, libsndfile_said=str(e))
-    except OSError as e:
-        raise AudioError(path, e.strerror or str(e)) from None
-    else:
+    with filtered_stderr(DECODER_NOISE):  # mpg123's notes on a damaged MP3: the file's line says what matters
         try:
-            with f:
-                samples = _read_soundfile(f, path, rate_hz, max_duration_s, on_block)
-        except (sf.LibsndfileError, RuntimeError, ValueError) as e:  # damage found while decoding
-            raise AudioError(path, f"damaged audio ({_first_line(e)})") from None
+            f = sf.SoundFile(os.fsencode(path))  # bytes: soundfile cannot encode a name that is not UTF-8 itself
+        except sf.LibsndfileError as e:  # not a format libsndfile knows (or not audio): ffmpeg decides
+            samples = _read_ffmpeg(path, rate_hz, max_duration_s, libsndfile_said=str(e))
+        except OSError as e:
+            raise AudioError(path, e.strerror or str(e)) from None
+        else:
+            try:
+                with f:
+                    samples = _read_soundfile(f, path, rate_hz, max_duration_s, on_block)
+            except (sf.LibsndfileError, RuntimeError, ValueError) as e:  # damage found while decoding
+                raise AudioError(path, f"damaged audio ({_first_line(e)})") from None
     if len(samples) == 0:
         raise AudioError(path, "contains no audio samples")
     if on_block is not None:

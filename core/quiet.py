@@ -14,6 +14,11 @@ from collections.abc import Iterator
 
 _lock = threading.Lock()  # fd 2 is the whole process's: one capture at a time, or a nested one could keep it
 
+DECODER_NOISE = re.compile(r"^(Note: |Warning: |\[src/libmpg123/)|Created TensorFlow Lite XNNPACK delegate")
+"""What libsndfile's MP3 decoder (mpg123) prints straight to stderr about a damaged file it reads on through
+("Note: Illegal Audio-MPEG-Header ...", "Note: Trying to resync..."): the file's line says what matters. And
+LiteRT's notice when a thread's interpreter is made while this is being filtered already."""
+
 
 @contextlib.contextmanager
 def filtered_stderr(noise: re.Pattern[str]) -> Iterator[None]:

@@ -330,3 +330,37 @@ def test_a_long_clips_spectrogram_columns_are_the_loudest_of_their_frames(music_
     short, one = spectrogram_db(x[: 30 * 16000], spec)  # 30 s: every frame its own column
     assert one == 1
     np.testing.assert_allclose(short, full[: len(short)], atol=1e-3)
+
+
+def test_decoding_damaged_mp3s_on_worker_threads_prints_no_decoder_notes(corpus):
+    """The app decodes on worker threads (Classify's pipeline, Inspect's reader) in a process whose stderr is the
+    user's terminal or log: mpg123's notes about damaged MP3s ("Note: Illegal Audio-MPEG-Header") must not
+    reach it. Run for real in a child process, whose fd 2 is a pipe read here; so that the check means
+    something, the same files read with soundfile directly do print those notes."""
+    damaged = [str(c.path) for c in corpus if c.path.suffix == ".mp3" and ("junk" in c.name or "cut" in c.name)]
+    assert len(damaged) >= 3
+    code = (
+        "import sys, soundfile as sf\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "from core.audio import load_audio\n"
+        "from core.errors import AudioError\n"
+        "def read(p):\n"
+        "    try:\n"
+        "        return len(load_audio(p, 16000).samples)\n"
+        "    except AudioError:\n"
+        "        return 0\n"
+        "with ThreadPoolExecutor(2) as pool:\n"
+        "    print(sum(pool.map(read, sys.argv[2:])))\n"
+        "if sys.argv[1] == 'raw':\n"
+        "    for p in sys.argv[2:]:\n"
+        "        sf.read(p)\n"
+    )
+    quiet = subprocess.run(
+        [sys.executable, "-c", code, "app", *damaged], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert quiet.returncode == 0 and int(quiet.stdout) > 0, quiet.stderr
+    assert quiet.stderr == ""
+    raw = subprocess.run(
+        [sys.executable, "-c", code, "raw", *damaged], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert "Note: " in raw.stderr or "libmpg123" in raw.stderr  # libsndfile's decoder does print them
