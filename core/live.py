@@ -203,12 +203,19 @@ class LiveAnalyzer:
             return SILENCE
         if silent_edge_s >= self.settings.edge_s and self._label is not None:
             return self._label  # sound starting or ending inside the window: the model would call it speech
-        best = int(np.argmax(probs))
-        if self._label in labels and self._label != labels[best]:
-            held = labels.index(self._label)
-            if probs[best] - probs[held] < self.settings.switch_margin:
+        sounds = [i for i, label in enumerate(labels) if label != NOISE]
+        best = max(sounds, key=lambda i: probs[i])
+        held = labels.index(self._label) if self._label in labels else None
+        if NOISE in labels:  # neither music nor speech: silence, when the noise class wins as clearly as in files
+            noise = float(probs[labels.index(NOISE)])
+            clear = np.log(max(noise, 1e-9)) - FILE_POLICY.noise_cost > np.log(max(float(probs[best]), 1e-9))
+            if clear and (held is None or noise - probs[held] >= self.settings.switch_margin):
+                return SILENCE
+        share = probs[sounds] / max(float(probs[sounds].sum()), 1e-9)  # music against speech, noise left out
+        if held is not None and held != best:
+            if share[sounds.index(best)] - share[sounds.index(held)] < self.settings.switch_margin:
                 return self._label  # not clearly better yet: no flicker on uncertain audio
-        return SILENCE if labels[best] == NOISE else labels[best]  # noise: neither music nor speech
+        return labels[best]
 
     def _track(self, verdict: Verdict, probs: np.ndarray) -> None:
         if self._segment is None:

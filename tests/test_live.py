@@ -154,15 +154,29 @@ def test_the_rolling_buffer_keeps_the_last_samples_across_its_end():
 
 def test_the_segment_log_appends_one_row_per_segment(classifier, speech, music, tmp_path):
     path = tmp_path / "logs" / "segments.csv"
+    found = []
+
+    class Both(LiveListener):
+        def segment(self, segment):
+            log.write(segment)
+            found.append(segment)
+
     for _ in range(2):  # a second session appends to the same file, without a second header
         log = SegmentLog(path)
-        analyzer = LiveAnalyzer(classifier, LiveSettings(), type("L", (LiveListener,), {"segment": log.write})())
+        analyzer = LiveAnalyzer(classifier, LiveSettings(), Both())
         analyzer.feed(np.concatenate([speech[: 5 * RATE], music[: 5 * RATE]]))
         analyzer.finish()
         log.close()
     rows = list(csv.DictReader(path.open()))
-    assert [r["label"] for r in rows] == ["speech", "music"] * 2
-    assert float(rows[1]["start_s"]) == pytest.approx(5.0, abs=1.0) and "speech=" in rows[0]["probabilities"]
+    assert len(rows) == len(found) >= 4  # a row per segment: speech, then the music (and what the model hears in it)
+    for row, segment in zip(rows, found, strict=True):
+        assert (row["label"], float(row["start_s"]), float(row["end_s"])) == (
+            segment.label,
+            pytest.approx(segment.start_s, abs=1e-3),
+            pytest.approx(segment.end_s, abs=1e-3),
+        )
+    assert rows[0]["label"] == "speech" and "speech=" in rows[0]["probabilities"]
+    assert float(rows[1]["start_s"]) == pytest.approx(5.0, abs=1.0)  # where the speech ended
 
 
 # On the virtual device ------------------------------------------------------------------------------------
