@@ -212,9 +212,9 @@ class LiveAnalyzer:
             if clear and (held is None or noise - probs[held] >= self.settings.switch_margin):
                 return SILENCE
         share = probs[sounds] / max(float(probs[sounds].sum()), 1e-9)  # music against speech, noise left out
-        if held is not None and held != best:
-            if share[sounds.index(best)] - share[sounds.index(held)] < self.settings.switch_margin:
-                return self._label  # not clearly better yet: no flicker on uncertain audio
+        lead = share[sounds.index(best)] - share[sounds.index(held)] if held is not None else 1.0
+        if held is not None and held != best and lead < self.settings.switch_margin:
+            return self._label  # not clearly better yet: no flicker on uncertain audio
         return labels[best]
 
     def _track(self, verdict: Verdict, probs: np.ndarray) -> None:
