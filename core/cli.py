@@ -444,8 +444,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"({len(ev.clips)} clips, {result.epochs_run} epochs, {result.seconds:.0f} s)"
         )
         _print_confusion(ev.labels, ev.confusion)
-        for c in ev.wrong:
-            print(f"wrong: {c.name} ({c.true_label} called {c.predicted}, {c.probabilities})")
+        _print_wrong(ev)
     result.bundle.save(out)
     print(f"saved {out}")
     return 0
@@ -543,11 +542,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         print(f"clip accuracy {ev.clip_accuracy:.1%} ({len(ev.clips)} clips), window accuracy {ev.window_accuracy:.1%}")
         _print_confusion(ev.labels, ev.confusion)
-        for c in ev.wrong:
-            print(f"wrong: {c.name} ({c.true_label} called {c.predicted}, {c.probabilities})")
+        _print_wrong(ev)
         for e in errors:
             print(f"error: {e}")
     return 1 if errors else 0
+
+
+def _print_wrong(ev) -> None:
+    """The clips it got wrong, as a table: what each was, what it was called, how sure, which file."""
+    if not ev.wrong:
+        return
+    print(f"wrong ({len(ev.wrong)} of {len(ev.clips)} clips):")
+    print(f"  {'true':<8} {'called':<8} {'conf':>5}  clip")
+    for c in ev.wrong:
+        print(f"  {c.true_label:<8} {c.predicted:<8} {c.probabilities.get(c.predicted, 0.0):>5.0%}  {c.name}")
 
 
 def _print_confusion(labels: Sequence[str], confusion: list[list[int]]) -> None:

@@ -120,3 +120,19 @@ def test_download_then_train_on_tfds_from_the_command_line(tmp_path, gtzan_dir):
     proc = run("train", "--data", "tfds", "--epochs", "1", "--out", model, env=env, check_code=0)
     assert "tensorflow-datasets gtzan_music_speech: 4 music, 4 speech" in proc.stderr
     assert model.is_file()
+
+
+def test_evaluate_lists_the_clips_it_got_wrong_as_a_table(tmp_path, gtzan_dir):
+    from .conftest import GTZAN_MUSIC, GTZAN_SPEECH
+
+    tree = tmp_path / "data"
+    for label, src in (("music", GTZAN_MUSIC / "jazz.wav"), ("speech", GTZAN_SPEECH / "acomic.wav")):
+        (tree / label).mkdir(parents=True)
+        (tree / label / src.name).symlink_to(src)
+    (tree / "speech" / "blues.wav").symlink_to(GTZAN_MUSIC / "blues.wav")  # music, filed as speech
+    proc = run("evaluate", tree, check_code=0)
+    lines = proc.stdout.splitlines()
+    start = lines.index("wrong (1 of 3 clips):")
+    assert lines[start + 1].split() == ["true", "called", "conf", "clip"]
+    assert lines[start + 2].split()[0:2] == ["speech", "music"] and lines[start + 2].endswith("speech/blues.wav")
+    assert "{" not in proc.stdout  # no Python dicts
