@@ -138,4 +138,7 @@ def test_a_two_hour_file_is_classified_and_memory_stays_flat(tmp_path, programme
     assert all(p["labels"] == labels for p in passes)
     array_mb = 7200 * RATE * 4 / 2**20
     assert passes[0]["rss"] - out["loaded"] < array_mb  # the decoded file is not kept after the result
-    assert passes[2]["rss"] - passes[1]["rss"] < 20, [p["rss"] for p in passes]
+    # No leak: what a pass leaves behind would be hundreds of MB (the decoded file is 439 MB). The allocator's
+    # own ups and downs between passes were seen up to 28 MB (125, 124, 151 MB after the passes, 2026-12-03).
+    assert passes[2]["rss"] - passes[1]["rss"] < 50, [p["rss"] for p in passes]
+    assert passes[2]["rss"] - passes[0]["rss"] < 50, [p["rss"] for p in passes]
