@@ -7,8 +7,8 @@ Each package is fetched with `apt-get download` into OUT/debs (or --debs; reused
 with `dpkg-deb -x` next to it (nothing is installed). Audio is decoded with ffmpeg (tracker modules via
 libopenmpt, MIDI rendered with fluidsynth and a GM soundfont taken from a downloaded soundfont package).
 Writes OUT/{train,dev}/{music,speech,noise}/*.wav (16 kHz mono 16-bit, 4-30 s), OUT/manifest.csv and
-OUT/SOURCES.md. Splits are by package. Packages kept for evaluation (docs/POOL.md) are refused: the source
-list is checked against DENY before anything is downloaded. Deterministic for given package versions.
+OUT/SOURCES.md. Splits are by package. Packages kept for evaluation (read from ../shared/data/EVALUATION-SOURCES.md) are
+refused: the source list is checked before anything is downloaded. Deterministic for given package versions.
 See docs/POOL.md.
 """
 
@@ -42,77 +42,57 @@ MIN_S, MAX_S = 4.0, 30.0
 SF_EXT = (".wav", ".ogg", ".oga", ".flac", ".mp3")  # short files decoded in-process when soundfile is there
 PER_FILE = 3  # at most this many clips cut from one long file
 
-# Packages (prefix match) that must never feed the pool: the held-out evaluation sources and their families
-# (../shared/data/EVALUATION-SOURCES.md) and the packages of the developers' out-of-domain devset.
-DENY = (
-    "asterisk-",
-    "fillets-ng-",
-    "codec2-",
-    "codec2",
-    "linphone-",
-    "linphone",
-    "pocketsphinx-",
-    "pocketsphinx",
-    "gcompris-",
-    "gcompris",
-    "wesnoth-",
-    "wesnoth",
-    "warzone2100-",
-    "warzone2100",
-    "nexuiz-",
-    "nexuiz",
-    "xonotic-",
-    "xonotic",
-    "ufoai-",
-    "ufoai",
-    "hedgewars-",
-    "hedgewars",
-    "freedroidrpg-",
-    "freedroidrpg",
-    "extremetuxracer-",
-    "extremetuxracer",
-    "frozen-bubble-",
-    "frozen-bubble",
-    "fb-music-",
-    "drascula-",
-    "drascula",
-    "lincity-ng-",
-    "lincity-ng",
-    "asc-",
-    "asc",
-    "csmash-",
-    "csmash",
-    "performous-",
-    "performous",
-    "fretsonfire-",
-    "fretsonfire",
-    "colobot-",
-    "colobot",
-    "tuxfootball",
-    "foobillardplus-",
-    "foobillardplus",
-    "trigger-rally-",
-    "trigger-rally",
-    "pyannote",
-    # devset (../shared/devset): never train on it
-    "singularity-music",
-    "singularity",
-    "planetblupi-",
-    "planetblupi",
-    "hyperrogue-music",
-    "hyperrogue",
+# Packages that must never feed the pool: the held-out evaluation sources and their families, and the packages
+# of the developers' devset. They are read from the list kept beside the data (never copied here), so that this
+# repository names none of them.
+EVALUATION_SOURCES = os.environ.get(
+    "MUSICSPEECH_EVALUATION_SOURCES",
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "EVALUATION-SOURCES.md"),
 )
 
 
+def deny_families(text):
+    """Family names (a package name's first '-' or '.' component) from that list: every item of its bullet
+    lists and of its PyPI line (parenthesised notes dropped), and the devset's packages ("uses A, B, C and")."""
+    names = []
+    text = re.sub(r"\n  +(?=\S)", " ", text)  # a bullet's continuation lines joined to it
+    for line in text.splitlines():
+        line = re.sub(r"\([^)]*\)", "", line)
+        if line.startswith("- ") or line.startswith("PyPI:"):
+            names += line.split(":", 1)[1].split(",") if line.startswith("PyPI:") else line[2:].split(",")
+    devset = re.search(r"uses (.*?) and the", text.replace("\n", " "))
+    if devset:
+        names += devset.group(1).split(",")
+    families = set()
+    for name in names:
+        m = re.match(r"\s*([a-z0-9][a-z0-9+]*)", name.strip().lower())
+        if m:
+            families.add(m.group(1))
+    return families
+
+
+def _load_deny():
+    try:
+        with open(EVALUATION_SOURCES, encoding="utf-8") as f:
+            families = deny_families(f.read())
+    except OSError as e:
+        raise SystemExit(f"build_pool: cannot read the evaluation sources to refuse ({EVALUATION_SOURCES}): {e}") from None
+    if len(families) < 5:
+        raise SystemExit(f"build_pool: no package families found in {EVALUATION_SOURCES}")
+    return families
+
+
+DENY = None  # read on first use
+
+
 def denied(pkg):
-    """The deny entry that pkg hits, or None. Entries ending in '-' are family prefixes; others match the
-    name exactly or as a prefix followed by '-'."""
-    for d in DENY:
-        if d.endswith("-") and pkg.startswith(d):
-            return d
-        if pkg == d or pkg.startswith(d + "-"):
-            return d
-    return None
+    """The family of the evaluation list (or devset) that pkg belongs to, or None: its first '-' or '.'
+    component is one of theirs."""
+    global DENY
+    if DENY is None:
+        DENY = _load_deny()
+    family = re.split(r"[-.]", pkg, maxsplit=1)[0]
+    return family if family in DENY else None
 
 
 # ---------------------------------------------------------------------------------------------------------
