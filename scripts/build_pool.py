@@ -76,7 +76,7 @@ def _load_deny():
         with open(EVALUATION_SOURCES, encoding="utf-8") as f:
             families = deny_families(f.read())
     except OSError as e:
-        raise SystemExit(f"build_pool: cannot read the evaluation sources to refuse ({EVALUATION_SOURCES}): {e}") from None
+        raise SystemExit(f"build_pool: cannot read the packages to refuse ({EVALUATION_SOURCES}): {e}") from None
     if len(families) < 5:
         raise SystemExit(f"build_pool: no package families found in {EVALUATION_SOURCES}")
     return families
