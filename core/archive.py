@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.atomic import append_whole
 from core.errors import MusicSpeechError, save_error
 from core.inference import Classifier, FileResult
 from core.quiet import DECODER_NOISE, filtered_stderr  # noqa: F401  (DECODER_NOISE: the CLI's)
@@ -252,15 +253,7 @@ class ResultFile:
         return True
 
     def _append(self, data: bytes) -> None:
-        start = os.lseek(self._fd, 0, os.SEEK_END)
-        try:
-            done = 0
-            while done < len(data):  # a short write (the disk filling up) is followed by one that fails
-                done += os.write(self._fd, data[done:])
-        except OSError as e:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, start)  # no half row
-            raise save_error(self.path, e) from e
+        append_whole(self._fd, data, self.path)
 
     def sync(self) -> None:
         if self._fd >= 0:

@@ -88,6 +88,21 @@ def write_text(target: str | os.PathLike, text: str) -> Path:
     return write_bytes(target, text.encode("utf-8", "backslashreplace"))
 
 
+def append_whole(fd: int, data: bytes, path: str | os.PathLike) -> None:
+    """Append `data` to the open file `fd` whole or not at all: a write that fails part-way (the disk filling
+    up) is cut back off, so the file holds what it held before. Raises `SaveError` naming `path`. For logs that
+    grow a row at a time (a rename cannot save them)."""
+    start = os.lseek(fd, 0, os.SEEK_END)
+    try:
+        done = 0
+        while done < len(data):  # a short write (the disk filling up) is followed by one that fails
+            done += os.write(fd, data[done:])
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, start)  # no half row
+        raise save_error(Path(path), e) from e
+
+
 def check_writable(target: str | os.PathLike) -> None:
     """Raise `SaveError` now if `target` cannot be saved (read-only folder, no permission, full disk), before
     long work whose result would be lost: a small file is written beside it and removed."""

@@ -12,7 +12,6 @@ verdict's model windows are views of the latest frames: the windows file inferen
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import os
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import soxr
 
+from core.atomic import append_whole
 from core.audio import Waveform
 from core.devices import DeviceError, Microphone, rescan
 from core.errors import MusicSpeechError, save_error
@@ -318,16 +318,7 @@ class SegmentLog:
     def _write(self, row) -> None:
         out = io.StringIO()
         csv.writer(out).writerow(row)
-        data = out.getvalue().encode("utf-8")
-        start = os.lseek(self._fd, 0, os.SEEK_END)
-        try:
-            done = 0
-            while done < len(data):  # a short write (the disk filling up) is followed by one that fails
-                done += os.write(self._fd, data[done:])
-        except OSError as e:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, start)  # no half row
-            raise save_error(self.path, e) from e
+        append_whole(self._fd, out.getvalue().encode("utf-8"), self.path)
 
     def _cut_torn_row(self) -> int:
         """Cut a last row without its newline back to the row before it; returns the size."""
