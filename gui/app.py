@@ -13,6 +13,7 @@ from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from core.paths import resources_dir, shipped_model_path
+from gui import settings as S
 from gui.active_model import ActiveModel
 from gui.crash_handler import CrashHandler, setup_logging
 from gui.main_thread_gc import collect_on_the_gui_thread
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 def model_to_load(settings: QSettings) -> Path:
     """The model the user chose last time if it is still there, else the shipped one."""
-    chosen = settings.value("model/path", "")
+    chosen = S.MODEL_PATH.read(settings)
     if chosen and Path(chosen).is_file():
         return Path(chosen)
     return shipped_model_path()

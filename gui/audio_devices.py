@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
+from gui import settings as S
 from gui.tasks import run_task
 
 
@@ -19,8 +20,8 @@ class AudioDevices(QObject):
         self.settings = settings
         self.inputs: list = []  # core.devices.Device, default first
         self.outputs: list = []
-        self.input_name: str | None = settings.value("audio/input") or None
-        self.output_name: str | None = settings.value("audio/output") or None
+        self.input_name: str | None = S.AUDIO_INPUT.read(settings) or None
+        self.output_name: str | None = S.AUDIO_OUTPUT.read(settings) or None
         self.task = None
 
     def refresh(self, rescan: bool = False) -> None:
@@ -48,12 +49,12 @@ class AudioDevices(QObject):
 
     def choose_input(self, name: str | None) -> None:
         self.input_name = name
-        self.settings.setValue("audio/input", name or "")
+        S.AUDIO_INPUT.write(self.settings, name or "")
         self.input_changed.emit(name)
 
     def choose_output(self, name: str | None) -> None:
         self.output_name = name
-        self.settings.setValue("audio/output", name or "")
+        S.AUDIO_OUTPUT.write(self.settings, name or "")
         self.output_changed.emit(name)
 
     def describe(self, kind: str) -> str:

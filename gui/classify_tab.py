@@ -30,6 +30,7 @@ from core.datasets import expand_paths
 from core.paths import readable
 from gui.active_model import ActiveModel
 from gui.label_colors import label_color
+from gui.settings import open_settings
 from gui.tasks import run_task
 from gui.widgets import AUDIO_FILTER, MessageLabel, remember_folder, start_folder
 
@@ -103,7 +104,7 @@ class ClassifyTab(QWidget):
     def __init__(self, model: ActiveModel, settings: QSettings | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.model = model
-        self.settings = settings or QSettings()
+        self.settings = open_settings(settings)
         self.results: dict[Path, FileResult] = {}
         self.rows: dict[Path, int] = {}
         self.queue: list[Path] = []

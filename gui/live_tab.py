@@ -32,9 +32,11 @@ from core.datasets import add_to_class_folder
 from core.errors import MusicSpeechError
 from core.features import frame_features
 from core.live import SILENCE, LiveListener, LiveSettings
+from gui import settings as S
 from gui.active_model import ActiveModel
 from gui.audio_devices import AudioDevices
 from gui.label_colors import LABEL_COLORS, OTHER_COLOR
+from gui.settings import open_settings
 from gui.tasks import run_task
 from gui.time_axis import TimeAxis
 
@@ -85,7 +87,7 @@ class LiveTab(QWidget):
         super().__init__(parent)
         self.model = model
         self.devices = devices
-        self.store = settings or QSettings()
+        self.store = open_settings(settings)
         self.session = None
         self.inbox: _Inbox | None = None
         self.task = None
@@ -106,9 +108,9 @@ class LiveTab(QWidget):
         self.refresh_button = QPushButton("R&efresh")
         self.refresh_button.setToolTip("Look for devices plugged in since the app started")
         self.refresh_button.clicked.connect(lambda: self.devices.refresh(rescan=True))
-        self.window_box = _seconds(1.0, 5.0, 0.25, float(self.store.value("live/window_s", LiveSettings().window_s)))
+        self.window_box = _seconds(1.0, 5.0, 0.25, S.LIVE_WINDOW_S.read(self.store))
         self.window_box.setAccessibleName("Window")
-        self.hop_box = _seconds(0.05, 2.0, 0.05, float(self.store.value("live/hop_s", LiveSettings().hop_s)))
+        self.hop_box = _seconds(0.05, 2.0, 0.05, S.LIVE_HOP_S.read(self.store))
         self.hop_box.setAccessibleName("Hop")
         self.delay_label = QLabel()
         for box in (self.window_box, self.hop_box):
@@ -172,7 +174,7 @@ class LiveTab(QWidget):
         # the last seconds
         self.keep_box = QSpinBox()
         self.keep_box.setRange(1, int(LiveSettings().keep_s))
-        self.keep_box.setValue(int(self.store.value("live/keep_n_s", 10)))
+        self.keep_box.setValue(S.LIVE_KEEP_S.read(self.store))
         self.keep_box.setSuffix(" s")
         self.keep_box.setAccessibleName("Seconds to keep")
         self.save_button = QPushButton("Sa&ve as WAV…")
@@ -180,12 +182,12 @@ class LiveTab(QWidget):
         self.save_button.clicked.connect(self.save_dialog)
         self.folder_button = QPushButton("Training f&older…")
         self.folder_button.clicked.connect(self._choose_folder)
-        self.folder: str = str(self.store.value("live/training_folder", ""))
+        self.folder: str = S.LIVE_TRAINING_FOLDER.read(self.store)
         self.add_buttons: list[QPushButton] = []
         self.add_row = QHBoxLayout()
         self.log_box = QCheckBox("Lo&g segments to CSV")
         self.log_box.toggled.connect(self._log_toggled)
-        self.log_path: str = str(self.store.value("live/log_path", ""))
+        self.log_path: str = S.LIVE_LOG_PATH.read(self.store)
         if self.folder:
             self.set_training_folder(self.folder)
 
@@ -239,8 +241,8 @@ class LiveTab(QWidget):
     def _settings_changed(self) -> None:
         s = self.live_settings()
         self.delay_label.setText(f"a verdict every {s.hop_s:g} s; a change shows within about {s.delay_s:g} s")
-        self.store.setValue("live/window_s", s.window_s)
-        self.store.setValue("live/hop_s", s.hop_s)
+        S.LIVE_WINDOW_S.write(self.store, s.window_s)
+        S.LIVE_HOP_S.write(self.store, s.hop_s)
         self._restart()
 
     def _model_changed(self, _description: str = "") -> None:
@@ -462,7 +464,7 @@ class LiveTab(QWidget):
     # the last seconds ------------------------------------------------------------------------------------
     def last_audio(self):
         """The last N seconds heard: while listening, or after Stop from the session stopped last."""
-        self.store.setValue("live/keep_n_s", self.keep_box.value())
+        S.LIVE_KEEP_S.write(self.store, self.keep_box.value())
         session = self.session or self.last_session
         return session.last_audio(self.keep_box.value()) if session else None
 
@@ -483,7 +485,7 @@ class LiveTab(QWidget):
 
     def set_training_folder(self, folder: str) -> None:
         self.folder = folder
-        self.store.setValue("live/training_folder", folder)
+        S.LIVE_TRAINING_FOLDER.write(self.store, folder)
         self.folder_button.setText(f"Training folder: {Path(folder).name}/")
         self.folder_button.setToolTip(folder)
 
@@ -543,7 +545,7 @@ class LiveTab(QWidget):
                 self.log_box.setChecked(False)
                 return
             self.log_path = name
-            self.store.setValue("live/log_path", name)
+            S.LIVE_LOG_PATH.write(self.store, name)
         self.log_box.setToolTip(self.log_path)
         if self.session is not None:
             try:

@@ -10,14 +10,16 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QSettings, QTimer
+from PySide6.QtCore import QByteArray, QEvent, QSettings, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QPalette
 from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from core import __version__
+from gui import settings as S
 from gui.active_model import ActiveModel
 from gui.audio_devices import AudioDevices
 from gui.classify_tab import ClassifyTab
+from gui.settings import open_settings
 from gui.widgets import AUDIO_FILTER, FocusRingStyle, MessageLabel, remember_folder, start_folder
 
 if TYPE_CHECKING:
@@ -50,7 +52,7 @@ class MainWindow(QMainWindow):
         if not isinstance(app.style(), FocusRingStyle):  # before the first widget: a clear keyboard-focus ring
             app.setStyle(FocusRingStyle())
         self.model = model
-        self.settings = settings or QSettings()
+        self.settings = open_settings(settings)  # brought to the current layout (gui.settings)
         self.setWindowTitle("Music or speech")
         self.setAcceptDrops(True)
 
@@ -75,10 +77,8 @@ class MainWindow(QMainWindow):
         self.classify_tab.status.connect(self._show_status)
         self.classify_tab.open_in_inspect.connect(self.open_in_inspect)
         self._menus()
-        geometry = self.settings.value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
+        geometry = S.WINDOW_GEOMETRY.read(self.settings)
+        if not (geometry and self.restoreGeometry(QByteArray(geometry))):
             self.resize(1100, 720)
         if not self.settings.isWritable():
             problem = self.settings_problem() or f"cannot save {self.settings.fileName()}"
@@ -237,14 +237,13 @@ class MainWindow(QMainWindow):
             self.open_in_inspect(Path(name))
 
     def recent_files(self) -> list[str]:
-        value = self.settings.value("recent/files", [])
-        return [value] if isinstance(value, str) else list(value or [])
+        return S.RECENT_FILES.read(self.settings)
 
     def _remember_recent(self, path: Path) -> None:
         if not Path(path).is_file():
             return
         files = [str(path)] + [f for f in self.recent_files() if f != str(path)]
-        self.settings.setValue("recent/files", files[:RECENT_FILES])
+        S.RECENT_FILES.write(self.settings, files[:RECENT_FILES])
         self._fill_recent()
 
     def _fill_recent(self) -> None:
@@ -298,7 +297,7 @@ class MainWindow(QMainWindow):
     def _model_changed(self, description: str) -> None:
         self.model_label.setText(f"model: {description}")
         if self.model.path is not None:
-            self.settings.setValue("model/path", str(self.model.path))
+            S.MODEL_PATH.write(self.settings, str(self.model.path))
 
     def _model_failed(self, message: str) -> None:
         """One line in the status bar and a message that does not block; the model in use (if any) stays."""
@@ -325,7 +324,7 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        self.settings.setValue("window/geometry", self.saveGeometry())
+        S.WINDOW_GEOMETRY.write(self.settings, self.saveGeometry().data())
         self.save_settings()
         built = self._built
         self.classify_tab.cancel()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -30,7 +29,9 @@ from PySide6.QtWidgets import (
 )
 
 from core.recipes import RECIPES, recipe_settings
+from gui import settings as S
 from gui.active_model import ActiveModel
+from gui.settings import open_settings
 from gui.tasks import run_task
 from gui.widgets import MessageLabel, remember_folder, start_folder
 
@@ -52,7 +53,7 @@ class TrainTab(QWidget):
     def __init__(self, model: ActiveModel, settings: QSettings | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.model = model
-        self.settings_store = settings or QSettings()
+        self.settings_store = open_settings(settings)
         self.runs: list[dict] = []  # finished runs: settings, metrics and validation curves, for comparison
         self.source: str | None = None
         self.task = None
@@ -442,24 +443,24 @@ class TrainTab(QWidget):
     # settings kept between runs, and runs compared ---------------------------------------------------------
     def _remember(self) -> None:
         s = self.settings_store
-        s.setValue("train/recipe", self.recipe.currentText())
-        s.setValue("train/epochs", self.epochs.value())
-        s.setValue("train/batch_size", self.batch.value())
-        s.setValue("train/learning_rate", self.learning_rate.value())
-        s.setValue("train/window_s", self.window.value())
+        S.TRAIN_RECIPE.write(s, self.recipe.currentText())
+        S.TRAIN_EPOCHS.write(s, self.epochs.value())
+        S.TRAIN_BATCH_SIZE.write(s, self.batch.value())
+        S.TRAIN_LEARNING_RATE.write(s, self.learning_rate.value())
+        S.TRAIN_WINDOW_S.write(s, self.window.value())
         if self.source:
-            s.setValue("train/source", self.source)
+            S.TRAIN_SOURCE.write(s, self.source)
 
     def _restore(self) -> None:
         s = self.settings_store
-        self.recipe.setCurrentText(str(s.value("train/recipe", self.recipe.currentText())))
-        self.epochs.setValue(int(s.value("train/epochs", self.epochs.value())))
-        self.batch.setValue(int(s.value("train/batch_size", self.batch.value())))
-        self.learning_rate.setValue(float(s.value("train/learning_rate", self.learning_rate.value())))
-        self.window.setValue(float(s.value("train/window_s", self.window.value())))
-        source = s.value("train/source")
-        if source and (source == TFDS or Path(str(source)).exists()):
-            self.set_source(str(source))
+        self.recipe.setCurrentText(S.TRAIN_RECIPE.read(s))
+        self.epochs.setValue(S.TRAIN_EPOCHS.read(s))
+        self.batch.setValue(S.TRAIN_BATCH_SIZE.read(s))
+        self.learning_rate.setValue(S.TRAIN_LEARNING_RATE.read(s))
+        self.window.setValue(S.TRAIN_WINDOW_S.read(s))
+        source = S.TRAIN_SOURCE.read(s)
+        if source and (source == TFDS or Path(source).exists()):
+            self.set_source(source)
 
     def _add_run(self, result) -> None:
         ev = result.evaluation
@@ -477,19 +478,14 @@ class TrainTab(QWidget):
         self.runs.append(run)
         self.runs = self.runs[-KEPT_RUNS:]
         # Kept for the next start; QSettings writes its file atomically (a temporary file renamed over it).
-        self.settings_store.setValue("train/runs", json.dumps(self.runs))
+        S.TRAIN_RUNS.write(self.settings_store, self.runs)
         self._show_run(run)
         self._draw_earlier_runs()
 
     def _restore_runs(self) -> None:
         """The runs table of earlier sessions (a damaged entry is dropped, not a reason to fail)."""
-        try:
-            runs = json.loads(str(self.settings_store.value("train/runs", "[]")))
-        except ValueError:
-            runs = []
-        self.runs = (
-            [r for r in runs if isinstance(r, dict) and "recipe" in r][-KEPT_RUNS:] if isinstance(runs, list) else []
-        )
+        runs = S.TRAIN_RUNS.read(self.settings_store)  # a list ([] if the kept one is damaged)
+        self.runs = [r for r in runs if isinstance(r, dict) and "recipe" in r][-KEPT_RUNS:]
         for run in self.runs:
             self._show_run(run)
         self._draw_earlier_runs(include_last=True)

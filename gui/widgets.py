@@ -9,6 +9,8 @@ from PySide6.QtCore import QSettings, QSize, Qt
 from PySide6.QtGui import QPainter, QPalette, QPen
 from PySide6.QtWidgets import QLabel, QProxyStyle, QSizePolicy, QStyle, QWidget
 
+from gui.settings import folder
+
 AUDIO_FILTER = (
     "Audio files (*.wav *.wave *.flac *.ogg *.oga *.opus *.mp3 *.m4a *.mp4 *.aac *.wma *.aif *.aiff *.aifc *.au "
     "*.snd *.caf *.webm *.mka);;All files (*)"
@@ -63,9 +65,9 @@ class MessageLabel(QLabel):
 def start_folder(settings: QSettings, key: str) -> str:
     """Where a file dialog opens: the folder last used for `key`, else ~/Music, else home (never the folder the
     app happens to run from)."""
-    last = settings.value(f"folders/{key}", "")
-    if last and Path(str(last)).is_dir():
-        return str(last)
+    last = folder(key).read(settings)
+    if last and Path(last).is_dir():
+        return last
     music = Path.home() / "Music"
     return str(music if music.is_dir() else Path.home())
 
@@ -73,7 +75,7 @@ def start_folder(settings: QSettings, key: str) -> str:
 def remember_folder(settings: QSettings, key: str, chosen: str | Path) -> None:
     """Remember the folder of what was chosen in a dialog (a folder itself, or a file's folder)."""
     path = Path(chosen)
-    settings.setValue(f"folders/{key}", str(path if path.is_dir() else path.parent))
+    folder(key).write(settings, str(path if path.is_dir() else path.parent))
 
 
 class FocusRingStyle(QProxyStyle):
