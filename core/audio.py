@@ -43,11 +43,6 @@ class Waveform:
     def duration_s(self) -> float:
         return len(self.samples) / self.rate_hz
 
-    def slice(self, start_s: float, end_s: float) -> Waveform:
-        a = max(0, int(round(start_s * self.rate_hz)))
-        b = min(len(self.samples), int(round(end_s * self.rate_hz)))
-        return Waveform(self.samples[a:b], self.rate_hz, self.source)
-
 
 BlockCallback = Callable[[np.ndarray, int], None]
 """on_block(samples, filled): `samples[:filled]` are decoded for good (`samples` may be replaced by a longer

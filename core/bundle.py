@@ -2,8 +2,9 @@
 
 A bundle is a zip of `bundle.json` (labels, `FeatureSpec`, model config, training settings, data summary,
 metrics, versions, and the SHA-256 of each network file), `model.keras` (the network for Keras: training,
-exports) and, from format 2 on, `model.tflite` (the same network as a TensorFlow Lite flatbuffer, which
-`core.runtime` runs with no TensorFlow). `core.model.ModelBundle` writes it; this module only reads and checks.
+exports) and `model.tflite` (the same network as a TensorFlow Lite flatbuffer, which `core.runtime` runs with no
+TensorFlow). `core.model.ModelBundle` writes it; this module only reads and checks. A file of format 1 (no
+`model.tflite`) is refused in one line: reading it would need TensorFlow to convert its network.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from core.recipes import ModelConfig
 
 BUNDLE_FORMAT = "musicspeech-model"
 BUNDLE_VERSION = 2
-READABLE_VERSIONS = (1, 2)  # 1: no model.tflite (converted with TensorFlow when the model is loaded)
-MODEL_SUFFIX = ".msmodel"
+READABLE_VERSIONS = (2,)
+OLD_VERSIONS = (1,)  # no model.tflite inside: refused with a line saying to train the model again
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class BundleFile:
     path: Path
     meta: dict[str, Any]
     keras: bytes
-    tflite: bytes | None  # None in format 1
+    tflite: bytes
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -82,13 +83,20 @@ def read_bundle(path: str | Path) -> BundleFile:
     if not isinstance(meta, dict) or meta.get("format") != BUNDLE_FORMAT:
         raise ModelError(f"{path.name}: not a musicspeech model")
     version = meta.get("format_version")
+    if version in OLD_VERSIONS:
+        raise ModelError(
+            f"{path.name}: this model file is of an old format ({version}, without a TensorFlow Lite network "
+            "inside) that this app no longer reads; train the model again (Train tab, or musicspeech train)"
+        )
     if version not in READABLE_VERSIONS:
         raise ModelError(
             f"{path.name}: model format version {version} is not supported by this app (it reads versions "
             f"{', '.join(map(str, READABLE_VERSIONS))}); update the app or retrain"
         )
-    if hashlib.sha256(keras).hexdigest() != meta.get("model_sha256") or (
-        version >= 2 and (tflite is None or hashlib.sha256(tflite).hexdigest() != meta.get("tflite_sha256"))
+    if (
+        hashlib.sha256(keras).hexdigest() != meta.get("model_sha256")
+        or tflite is None
+        or hashlib.sha256(tflite).hexdigest() != meta.get("tflite_sha256")
     ):
         raise ModelError(
             f"{path.name}: the network inside was changed after the model was saved "
@@ -97,7 +105,7 @@ def read_bundle(path: str | Path) -> BundleFile:
     labels = meta.get("labels")
     if not (isinstance(labels, list) and len(labels) >= 2 and all(isinstance(x, str) for x in labels)):
         raise ModelError(f"{path.name}: the model's class labels are missing or invalid")
-    bundle = BundleFile(path, meta, keras, tflite if version >= 2 else None)
+    bundle = BundleFile(path, meta, keras, tflite)
     bundle.features, bundle.config  # noqa: B018  (settings that do not parse are refused here, not later)
     return bundle
 

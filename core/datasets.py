@@ -48,7 +48,6 @@ AUDIO_EXTENSIONS = frozenset(
         ".mka",
     ]
 )
-GTZAN_LABELS = ("music", "speech")
 
 Progress = Callable[[int, int], None]
 """progress(done, total)"""

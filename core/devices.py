@@ -186,16 +186,6 @@ class Player:
         heard = start_frame / self._out_rate + max(0.0, time.monotonic() - started - latency)
         return float(min(heard, handed / self._out_rate, self.duration_s))
 
-    def heard_at(self, seconds: float) -> float | None:
-        """When (`time.monotonic()`) the clip's `seconds` is heard in the current play; None until the first
-        buffer has left. The inverse of `position_s`."""
-        with self._lock:
-            start_frame, started = self._heard
-        stream = self._stream
-        if stream is None or started is None:
-            return None
-        return started + stream.latency + seconds - start_frame / self._out_rate
-
     @property
     def playing(self) -> bool:
         return self._stream is not None and self._stream.active

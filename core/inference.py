@@ -129,14 +129,8 @@ class Classifier:
 
     @classmethod
     def from_path(cls, path: str | os.PathLike) -> Classifier:
-        """The model in a `.msmodel` file. Only a file of format 1 (no TensorFlow Lite network inside) needs
-        TensorFlow, to convert its network once."""
-        bundle = read_bundle(path)
-        if bundle.tflite is None:
-            from core.model import ModelBundle
-
-            return cls(ModelBundle.load(path))
-        return cls(bundle)
+        """The model in a `.msmodel` file (never TensorFlow: a file of the old format 1 is refused by read_bundle)."""
+        return cls(read_bundle(path))
 
     def window_probabilities(self, feats: np.ndarray) -> np.ndarray:
         """(n, frames, bins) feature windows -> (n, n_classes) probabilities, in batches."""

@@ -1,6 +1,6 @@
 """Classifying without TensorFlow: the bundle's TensorFlow Lite network run by LiteRT gives the Keras network's
-probabilities, from several threads at once; a file of the first format (no TensorFlow Lite network) still works,
-and a damaged or swapped network is refused."""
+probabilities, from several threads at once; a file of the first format (no TensorFlow Lite network) is refused
+in one line without loading TensorFlow, and a damaged or swapped network is refused."""
 
 import hashlib
 import json
@@ -12,11 +12,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from core.bundle import read_bundle
 from core.errors import ModelError
 from core.features import frame_features, windows
 from core.inference import Classifier
 from core.model import ModelBundle
+from core.paths import shipped_model_path
 
 from .conftest import REPO
 
@@ -79,7 +79,7 @@ def test_many_threads_classify_at_once_with_the_same_results(trained, music_clip
         np.testing.assert_allclose(results[i], expected, atol=1e-6)
 
 
-def test_a_model_file_of_the_first_format_is_converted_when_it_is_loaded(trained, tmp_path, speech_clip):
+def test_a_model_file_of_the_first_format_is_refused_in_one_line_without_tensorflow(tmp_path):
     def first_format(files):
         meta = json.loads(files["bundle.json"])
         meta["format_version"] = 1
@@ -87,12 +87,26 @@ def test_a_model_file_of_the_first_format_is_converted_when_it_is_loaded(trained
         files["bundle.json"] = json.dumps(meta).encode()
         del files["model.tflite"]
 
-    old = rewrite(trained[1], tmp_path / "old.msmodel", first_format)
-    assert read_bundle(old).tflite is None
-    classifier = Classifier.from_path(old)
-    assert classifier.classify(classifier.load(speech_clip)).label == "speech"
-    resaved = ModelBundle.load(old).save(tmp_path / "resaved.msmodel")  # saved again: the current format
-    assert read_bundle(resaved).meta["format_version"] == 2 and read_bundle(resaved).tflite is not None
+    old = rewrite(shipped_model_path(), tmp_path / "old.msmodel", first_format)
+    code = (
+        "import sys, json\n"
+        "from core.errors import ModelError\n"
+        "from core.inference import Classifier\n"
+        "try:\n"
+        f"    Classifier.from_path({str(old)!r})\n"
+        "except ModelError as e:\n"
+        "    print(json.dumps([str(e), 'tensorflow' in sys.modules, 'keras' in sys.modules]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    message, tensorflow, keras = json.loads(proc.stdout)
+    assert message == (
+        "old.msmodel: this model file is of an old format (1, without a TensorFlow Lite network inside) that this "
+        "app no longer reads; train the model again (Train tab, or musicspeech train)"
+    )
+    assert not tensorflow and not keras
+    with pytest.raises(ModelError, match="old format") as info:
+        ModelBundle.load(old)  # training's way in refuses it too, in the same line
+    assert str(info.value) == message
 
 
 def test_a_changed_or_damaged_tflite_network_is_refused(trained, tmp_path):
