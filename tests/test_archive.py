@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from .conftest import GTZAN_MUSIC, GTZAN_SPEECH, REPO
 
 
@@ -123,6 +125,7 @@ def rows_of_json(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines()]
 
 
+@pytest.mark.slow  # 384 files, four interrupted runs (~25 s); quick: the resume test below
 def test_interrupt_kill_and_resume_write_every_file_once_with_the_uninterrupted_results(tmp_path, gtzan_dir):
     """Ctrl+C, then SIGKILL (its workers go too), SIGTERM, then a torn row as a power cut leaves it: each resume
     goes on where the file stops, and in the end every file is there once, as an uninterrupted run classifies it."""

@@ -70,6 +70,7 @@ def test_classify_a_folder_as_table_and_csv(trained, subset_dir):
     assert sum(r["label"] == "music" for r in rows) >= 11
 
 
+@pytest.mark.slow  # trains 2 epochs on 24 clips (~40 s); quick: test_saving's train onto a full disk
 def test_train_then_evaluate_from_the_command_line(subset_dir, tmp_path):
     model = tmp_path / "cli.msmodel"
     proc = run("train", "--data", subset_dir, "--epochs", "2", "--out", model, check_code=0)
@@ -89,6 +90,7 @@ def test_clear_errors_for_a_missing_model_and_bad_data(tmp_path, music_clip):
     assert "no such file or folder" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # prepares and trains (~15 s); quick: test_tfds_source's download
 def test_download_then_train_on_tfds_from_the_command_line(tmp_path, gtzan_dir):
     """`download` fetches through tensorflow-datasets (from a local mirror), and `train --data tfds` uses it."""
     import tarfile

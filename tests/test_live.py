@@ -191,6 +191,7 @@ def wait_for(condition, timeout_s):
     return False
 
 
+@pytest.mark.slow  # 12 s of audio in real time; quick: test_gui's live tab follows the microphone
 def test_a_session_follows_speech_and_music_played_into_the_device(virtual_audio, classifier, speech, music):
     got = Collect()
     session = LiveSession(classifier, LiveSettings(), device=None, listener=got)
@@ -211,6 +212,7 @@ def test_a_session_follows_speech_and_music_played_into_the_device(virtual_audio
     assert got.segments and got.segments[-1].end_s >= got.verdicts[-1].end_s - 1e-6
 
 
+@pytest.mark.slow  # restarts the sound server (~8 s); quick: test_gui's live tab device lost and back
 def test_a_session_survives_the_device_going_away_and_coming_back(virtual_audio, classifier, speech, music):
     got = Collect()
     session = LiveSession(classifier, LiveSettings(), listener=got)
@@ -242,6 +244,7 @@ def test_a_missing_input_device_is_a_clear_error(virtual_audio, classifier):
 # The headless command ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # 13 s of audio in real time (~20 s); quick: the SIGTERM test below
 def test_the_live_command_prints_one_json_line_per_verdict_change(virtual_audio, speech, music, tmp_path):
     import json
     import os
@@ -275,7 +278,10 @@ def test_the_live_command_prints_one_json_line_per_verdict_change(virtual_audio,
     assert [r["label"] for r in csv.DictReader(log.open())] == [s["label"] for s in segments]
 
 
-@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT ignored by the parent"])
+@pytest.mark.parametrize(
+    "how",
+    ["SIGTERM", pytest.param("SIGINT ignored by the parent", marks=pytest.mark.slow)],  # ~5 s each
+)
 def test_the_live_command_stops_cleanly_on_sigterm_and_on_ctrl_c(virtual_audio, speech, tmp_path, how):
     """A service manager's SIGTERM, and Ctrl+C even when the command was started in the background by a shell
     (which starts it with SIGINT ignored), end it as Ctrl+C in a terminal does: the last segment is printed."""

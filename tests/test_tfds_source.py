@@ -194,6 +194,7 @@ def test_a_server_that_never_answers_times_out_or_can_be_cancelled(tmp_path):
     assert files_under(tmp_path) == []
 
 
+@pytest.mark.slow  # prepares the data set again (~8 s); quick: the download test
 def test_a_dropped_connection_leaves_nothing_that_breaks_the_next_try(archive, tmp_path):
     body = archive.read_bytes()
     server = Server(body, mode="drop")
@@ -222,6 +223,7 @@ def test_a_dropped_connection_leaves_nothing_that_breaks_the_next_try(archive, t
     assert not set(stale) & set(files_under(tmp_path))
 
 
+@pytest.mark.slow  # prepares the data set again (~8 s); quick: the download test
 def test_a_file_that_is_not_the_archive_is_not_kept(archive, tmp_path):
     """Without a checksum to check (a mirror of an archive of one's own), a file that is no archive is still
     found out when it is extracted."""
@@ -275,6 +277,7 @@ def test_a_stalled_download_gives_up(archive, tmp_path, monkeypatch):
     assert files_under(tmp_path) == []
 
 
+@pytest.mark.slow  # prepares the data set again (~8 s)
 def test_a_file_that_is_not_the_original_archive_is_refused_deleted_and_the_next_try_works(archive, tmp_path):
     body = archive.read_bytes()
     server = Server(body)
