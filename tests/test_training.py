@@ -94,12 +94,14 @@ def test_cancel_before_any_epoch_ends_raises(subset_dir):
         train(from_folder(subset_dir), TrainSettings(epochs=3), cancel=lambda: True)  # while loading
 
 
+@pytest.mark.slow  # a training run of its own (~5 s); quick: the tests above
 def test_early_stopping_ends_a_run_that_stops_improving(subset_dir):
     rec = Recorder()
     result = train(from_folder(subset_dir), TrainSettings(epochs=10, learning_rate=0.0, patience=2), rec)
     assert result.epochs_run == 3  # the first epoch is the best; two more without improvement
 
 
+@pytest.mark.slow  # a training run of its own (~6 s); quick: the tests above
 def test_training_on_every_clip_has_no_evaluation(subset_dir):
     result = train(from_folder(subset_dir), TrainSettings(epochs=2, val_fraction=0.0, patience=0))
     assert result.evaluation is None and result.epochs_run == 2
