@@ -393,6 +393,7 @@ def test_train_into_a_read_only_folder_says_so_before_training(subset_dir, read_
     assert proc.stderr.strip() == f"error: cannot save {target}: {read_only_folder.problem}"  # no training, no trace
 
 
+@pytest.mark.slow  # a whole training run in a child (10-20 s); quick: the read-only folder test above
 def test_train_onto_a_full_disk_says_so_and_keeps_the_previous_model(trained, subset_dir, small_disk):
     target = small_disk.path / "model.msmodel"
     before = write_bytes(target, trained[1].read_bytes()).read_bytes()
