@@ -120,7 +120,8 @@ def main(argv=None) -> int:
             None,
         )
     ]
-    print(f"## YAMNet embeddings from {2 * per_class} GTZAN clips ({train_s:.0f} s to train, {result.epochs_run} epochs)")
+    heading = f"## YAMNet embeddings from {2 * per_class} GTZAN clips"
+    print(f"{heading} ({train_s:.0f} s to train, {result.epochs_run} epochs)")
     print()
     print(
         table(

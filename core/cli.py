@@ -418,7 +418,7 @@ def _download_yamnet(url: str | None = None) -> int:
 
     bar = ProgressBar("downloading YAMNet", unit="MB", scale=1 / 1e6)
     try:
-        path = yamnet.download_weights(url=url or yamnet.YAMNET_URL, progress=bar.update)
+        path = yamnet.download_weights(url=url, progress=bar.update)
     finally:
         bar.close()
     print(f"YAMNet's weights are ready: {path} ({yamnet.LICENCE_NOTE})")

@@ -79,19 +79,21 @@ def _offline_hint(folder: Path) -> str:
 
 def download_weights(
     folder: str | os.PathLike | None = None,
-    url: str = YAMNET_URL,
+    url: str | None = None,
     progress: ProgressFn | None = None,
     cancel: Callable[[], bool] | None = None,
     timeout_s: float = 20.0,
     sha256: str = YAMNET_SHA256,
 ) -> Path:
     """Download `yamnet.tflite` into `folder` (default `weights_dir()`) unless it is there; returns its path.
+    `url` default: `$MUSICSPEECH_YAMNET_URL` (a mirror), else `YAMNET_URL`.
 
     A download cut short (cancel, network) leaves `yamnet.tflite.download`, which the next call continues
     (or starts afresh if the server ignores the range). The whole file must have `sha256`, or it is deleted
     and `DownloadError` says so. Raises `DownloadError` (one plain line) or `Cancelled`; the weights file
     itself only ever appears complete and checked."""
     folder = Path(folder or weights_dir())
+    url = url or os.environ.get("MUSICSPEECH_YAMNET_URL") or YAMNET_URL
     target = folder / FILE_NAME
     if target.is_file() and _sha256(target) == sha256:
         return target
@@ -146,7 +148,9 @@ def _fetch(
                     try:
                         out.write(chunk)
                     except OSError as e:
-                        raise DownloadError(f"Cannot write YAMNet's weights to {partial.parent}: {e.strerror or e}")
+                        raise DownloadError(
+                            f"Cannot write YAMNet's weights to {partial.parent}: {e.strerror or e}"
+                        ) from None
                     done += len(chunk)
                     if progress:
                         progress(done, total)
