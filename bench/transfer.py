@@ -1,6 +1,7 @@
 """The YAMNet-embeddings recipe from a few clips: train on N music + N speech GTZAN clips, classify the rest.
 
     .venv/bin/python bench/transfer.py [--quick] [--json PATH] [--per-class N] [--weights FOLDER] [--pool POOL]
+        [--save MODEL]
 
 The recipe a user would run on a few dozen of their own clips (core.recipes.YAMNET: YAMNet frozen, a small head
 trained on its embeddings). Trained on N clips of each class picked at random (seeded) from GTZAN; judged on
@@ -68,6 +69,7 @@ def main(argv=None) -> int:
             p.add_argument("--per-class", type=int, default=16),
             p.add_argument("--weights", type=Path, default=SHARED / "models" / "yamnet"),
             p.add_argument("--pool", type=Path, default=POOL),
+            p.add_argument("--save", type=Path, help="save the trained model here (for bench/realworld.py --model)"),
         ),
     )
     os.environ["MUSICSPEECH_YAMNET_DIR"] = str(args.weights)
@@ -82,6 +84,8 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     result = train(dataset, settings)
     train_s = time.perf_counter() - t0
+    if args.save:
+        result.bundle.save(args.save)
     ours = Classifier(result.bundle)
     shipped = Classifier.from_path(shipped_model_path())
 

@@ -3,6 +3,7 @@ and a real model trained on a few real clips that calls held-out real clips righ
 
 import hashlib
 import http.server
+import json
 import os
 import socket
 import threading
@@ -73,7 +74,7 @@ class Server:
 
         self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/yamnet.tflite"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def close(self):
         self.stopping.set()
@@ -199,19 +200,29 @@ def test_the_embedding_is_yamnets(weights):
     assert scores[0][1] > scores[0][0] and scores[1][0] > scores[1][1]
 
 
-def test_recipe_learns_from_a_few_real_clips_and_classifies_held_out_ones(weights, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def trained_path(weights, tmp_path_factory):
+    """The YAMNet recipe trained on 4 + 4 real GTZAN clips, saved; YAMNet's weights found through the
+    environment while the module's tests run."""
     from core.datasets import from_folder
-    from core.inference import Classifier
     from core.recipes import recipe_settings
     from core.training import train
 
-    monkeypatch.setenv("MUSICSPEECH_YAMNET_DIR", str(WEIGHTS_DIR))
-    data = link_subset(
-        tmp_path / "data", music=["blues", "jazz", "rock", "bagpipe"], speech=["acomic", "amal", "china", "voice"]
-    )
-    result = train(from_folder(data), recipe_settings("yamnet", val_fraction=0.0, seed=0))
-    path = result.bundle.save(tmp_path / "yamnet.msmodel")
-    classifier = Classifier.from_path(path)  # the saved file: YAMNet, then the head, in LiteRT
+    root = tmp_path_factory.mktemp("yamnet-model")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MUSICSPEECH_YAMNET_DIR", str(WEIGHTS_DIR))
+        data = link_subset(
+            root / "data", music=["blues", "jazz", "rock", "bagpipe"], speech=["acomic", "amal", "china", "voice"]
+        )
+        result = train(from_folder(data), recipe_settings("yamnet", val_fraction=0.0, seed=0))
+        yield result.bundle.save(root / "yamnet.msmodel")
+
+
+@pytest.mark.slow  # training: about 10-16 s on this machine
+def test_recipe_learns_from_a_few_real_clips_and_classifies_held_out_ones(trained_path, tmp_path, monkeypatch):
+    from core.inference import Classifier
+
+    classifier = Classifier.from_path(trained_path)  # the saved file: YAMNet, then the head, in LiteRT
     held_out = [GTZAN_MUSIC / f"{n}.wav" for n in ("classical", "pop", "hendrix", "winds")] + [
         GTZAN_SPEECH / f"{n}.wav" for n in ("allison", "charles", "comedy", "teachers1")
     ]
@@ -219,10 +230,49 @@ def test_recipe_learns_from_a_few_real_clips_and_classifies_held_out_ones(weight
     assert called == ["music"] * 4 + ["speech"] * 4
     # Without YAMNet's weights the model cannot run, and says so in one line.
     monkeypatch.setenv("MUSICSPEECH_YAMNET_DIR", str(tmp_path / "nowhere"))
-    yamnet._SHARED.clear()
     with pytest.raises(ModelError) as e:
-        Classifier.from_path(path)
+        Classifier.from_path(trained_path)
     assert "YAMNet's weights" in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.slow
+def test_live_mode_runs_the_yamnet_model_as_files_do(trained_path):
+    """Live audio through a YAMNet model: the same windows as the file's (so the same probabilities), and the
+    verdict follows speech, then music."""
+    from core.audio import Waveform, load_audio
+    from core.inference import Classifier
+    from core.live import LiveAnalyzer, LiveListener, LiveSettings
+
+    classifier = Classifier.from_path(trained_path)
+    speech = load_audio(GTZAN_SPEECH / "charles.wav", 16000).samples[: 10 * 16000]
+    music = load_audio(GTZAN_MUSIC / "pop.wav", 16000).samples[: 10 * 16000]
+    audio = np.concatenate([speech, music])
+
+    class Collect(LiveListener):
+        def __init__(self):
+            self.verdicts, self.segments = [], []
+
+        def verdict(self, verdict):
+            self.verdicts.append(verdict)
+
+        def segment(self, segment):
+            self.segments.append(segment)
+
+    got = Collect()
+    analyzer = LiveAnalyzer(classifier, LiveSettings(window_s=0.975, hop_s=0.48), got)
+    for a in range(0, len(audio), 3000):
+        analyzer.feed(audio[a : a + 3000])
+    analyzer.finish()
+    assert [s.label for s in got.segments if s.end_s - s.start_s > 1.0] == ["speech", "music"]
+    file_prediction = classifier.classify(Waveform(audio, 16000))
+    by_start = dict(
+        zip(np.round(file_prediction.window_starts_s, 3), file_prediction.window_probabilities, strict=True)
+    )
+    matched = [v for v in got.verdicts if round(v.start_s, 3) in by_start]
+    assert len(matched) >= len(by_start) - 1
+    for v in matched:
+        expected = by_start[round(v.start_s, 3)]
+        assert [v.probabilities[k] for k in classifier.labels] == pytest.approx(expected, abs=1e-4)
 
 
 @pytest.mark.slow
@@ -245,3 +295,21 @@ def test_train_tab_downloads_yamnet_then_trains_the_recipe(window, qtbot, weight
     assert server.requests == [None] and yamnet.have_weights(folder)
     assert tab.result.bundle.features.kind == "yamnet" and tab.result.evaluation is not None
     assert tab.progress.format() == "done"
+
+
+@pytest.mark.slow
+def test_the_command_line_downloads_yamnet_then_classifies_with_a_yamnet_model(weights, serve, trained_path, tmp_path):
+    """`musicspeech download --yamnet` from a mirror, then `classify --model` a YAMNet model, as a user would."""
+    from .test_cli import run
+
+    env = {"MUSICSPEECH_YAMNET_DIR": str(tmp_path / "weights")}
+    server = serve(weights)
+    proc = run("download", "--yamnet", "--url", server.url, env=env, check_code=0)
+    assert "YAMNet's weights are ready" in proc.stdout and "Apache" in proc.stdout
+    assert yamnet.have_weights(tmp_path / "weights")
+    clips = [GTZAN_MUSIC / "winds.wav", GTZAN_SPEECH / "teachers1.wav"]
+    proc = run("classify", "--model", trained_path, "--format", "json", *clips, env=env, check_code=0)
+    assert [json.loads(line)["label"] for line in proc.stdout.splitlines()] == ["music", "speech"]
+    # Offline and no weights: one line that says what to do, and a failure code.
+    proc = run("classify", "--model", trained_path, clips[0], env={"MUSICSPEECH_YAMNET_DIR": str(tmp_path / "no")})
+    assert proc.returncode != 0 and "YAMNet's weights" in proc.stderr and "Traceback" not in proc.stderr
