@@ -70,6 +70,8 @@ def main(argv=None) -> int:
             p.add_argument("--weights", type=Path, default=SHARED / "models" / "yamnet"),
             p.add_argument("--pool", type=Path, default=POOL),
             p.add_argument("--save", type=Path, help="save the trained model here (for bench/realworld.py --model)"),
+            p.add_argument("--copies", type=int, help="augmented copies of each clip (default: the recipe's)"),
+            p.add_argument("--beds", type=float, help="share of speech copies with music under them"),
         ),
     )
     os.environ["MUSICSPEECH_YAMNET_DIR"] = str(args.weights)
@@ -81,6 +83,12 @@ def main(argv=None) -> int:
     per_class = 4 if args.quick else args.per_class
     dataset, held_out = pick_clips(per_class)
     settings = recipe_settings("yamnet", val_fraction=0.0)
+    if args.copies is not None or args.beds is not None:
+        from dataclasses import replace
+
+        augment = replace(settings.augment, copies=settings.augment.copies if args.copies is None else args.copies)
+        augment = replace(augment, bed_probability=args.beds if args.beds is not None else augment.bed_probability)
+        settings = replace(settings, augment=augment)
     t0 = time.perf_counter()
     result = train(dataset, settings)
     train_s = time.perf_counter() - t0

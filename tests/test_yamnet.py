@@ -203,7 +203,8 @@ def test_the_embedding_is_yamnets(weights):
 @pytest.fixture(scope="module")
 def trained_path(weights, tmp_path_factory):
     """The YAMNet recipe trained on 4 + 4 real GTZAN clips, saved; YAMNet's weights found through the
-    environment while the module's tests run."""
+    environment while the module's tests run. Without the recipe's augmented copies: a third of the time."""
+    from core.augment import AugmentSettings
     from core.datasets import from_folder
     from core.recipes import recipe_settings
     from core.training import train
@@ -214,11 +215,12 @@ def trained_path(weights, tmp_path_factory):
         data = link_subset(
             root / "data", music=["blues", "jazz", "rock", "bagpipe"], speech=["acomic", "amal", "china", "voice"]
         )
-        result = train(from_folder(data), recipe_settings("yamnet", val_fraction=0.0, seed=0))
+        result = train(
+            from_folder(data), recipe_settings("yamnet", val_fraction=0.0, seed=0, augment=AugmentSettings())
+        )
         yield result.bundle.save(root / "yamnet.msmodel")
 
 
-@pytest.mark.slow  # training: about 10-16 s on this machine
 def test_recipe_learns_from_a_few_real_clips_and_classifies_held_out_ones(trained_path, tmp_path, monkeypatch):
     from core.inference import Classifier
 
