@@ -87,6 +87,7 @@ class TrainTab(QWidget):
         self.window.setSingleStep(0.5)
         self.window.setValue(1.0)
         self.window.setSuffix(" s")
+        self.recipe.currentTextChanged.connect(lambda r: self.window.setEnabled(r != "yamnet"))  # YAMNet's is fixed
         form = QFormLayout()
         form.addRow("Recipe", self.recipe)
         form.addRow("Epochs", self.epochs)
