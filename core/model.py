@@ -41,7 +41,14 @@ def build_model(
     """The seed's CNN on (frames, bins) feature windows; outputs class probabilities.
 
     The Normalization layer's statistics come from the training windows (`norm_mean`, `norm_variance`).
+    For `yamnet` features the network is a head on YAMNet's embeddings: dense layer, dropout, softmax.
     """
+    if spec.kind == "yamnet":
+        inputs = keras.Input(shape=spec.model_input_shape, name="embedding")
+        x = keras.layers.Dense(config.dense_units, activation="relu")(inputs)
+        x = keras.layers.Dropout(config.dropout_dense)(x)
+        outputs = keras.layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+        return keras.Model(inputs, outputs, name="musicspeech_yamnet_head")
     frames, bins = spec.window_shape
     inputs = keras.Input(shape=(frames, bins), name="features")
     x = keras.layers.Reshape((frames, bins, 1))(inputs)
@@ -117,7 +124,7 @@ class ModelBundle:
                 model = keras.saving.load_model(keras_path, compile=False, safe_mode=True)
             except Exception as e:  # Keras raises many types for a bad file; all mean the same to a user
                 raise ModelError(f"{path.name}: the network inside cannot be loaded ({one_line(e)})") from None
-        expected_in = (None, *spec.window_shape)
+        expected_in = (None, *spec.model_input_shape)
         if tuple(model.input_shape) != expected_in or model.output_shape[-1] != len(labels):
             raise ModelError(
                 f"{path.name}: the network's shape {model.input_shape} -> {model.output_shape} "

@@ -22,7 +22,7 @@ from core.augment import AugmentSettings, Beds, augment
 from core.datasets import Clip, Dataset, DataSummary, LoadedClip, load_clips, split_train_val, summarize
 from core.errors import Cancelled, DatasetError
 from core.feature_cache import ClipFeatures, FeatureCache
-from core.features import FeatureSpec, frame_features, windows
+from core.features import YAMNET_EMBEDDING_SIZE, FeatureSpec, frame_features, windows
 from core.model import ModelBundle, build_model
 from core.recipes import TrainSettings
 from core.tf_runtime import keras
@@ -205,6 +205,23 @@ def frame_windows(
     return np.concatenate(parts).astype(np.float32, copy=False), np.concatenate(ys), np.concatenate(owners)
 
 
+def embed_windows(
+    embedder, parts: Sequence[np.ndarray], listener: TrainingListener, cancel: CancelCheck | None
+) -> list[np.ndarray]:
+    """Each array of waveform windows -> YAMNet's embeddings of them, with progress ("embeddings") and cancel."""
+    total, done, out = sum(len(x) for x in parts), 0, []
+    for x in parts:
+        pieces = []
+        for a in range(0, len(x), 64):
+            if cancel and cancel():
+                raise Cancelled("training cancelled")
+            pieces.append(embedder(x[a : a + 64]))
+            done += len(pieces[-1])
+            listener.stage("embeddings", done, total)
+        out.append(np.concatenate(pieces) if pieces else np.empty((0, YAMNET_EMBEDDING_SIZE), np.float32))
+    return out
+
+
 class _Validation:
     """The held-out windows with their labels and clips: one forward pass gives the window loss and accuracy and
     the clip accuracy of the weights at hand (Keras' own validation pass gives no clip figure)."""
@@ -325,11 +342,18 @@ def train(
     if not train_clips or (settings.val_fraction > 0 and not val_clips):
         raise DatasetError("need clips on both sides of the split: add more recordings per class")
 
+    embedder = None
+    if spec.kind == "yamnet":  # a head on YAMNet's embeddings: its weights must be there (ModelError if not)
+        from core.yamnet import Embedder
+
+        embedder = Embedder.load()
     features = clip_features(train_clips, val_clips, settings, listener, cancel, cache)
     summary = features.summary
     hop_frames = max(1, round(settings.train_hop_s * spec.rate_hz / spec.frame_step)) if settings.train_hop_s else None
     x_train, y_train, _ = frame_windows(features.train, labels, spec, hop_frames)
     x_val, y_val, val_owner = frame_windows(features.val, labels, spec)
+    if embedder is not None:
+        x_train, x_val = embed_windows(embedder, [x_train, x_val], listener, cancel)
     val_clips_loaded = [clip for clip, _ in features.val]
     if len(x_train) == 0 or (val_clips and len(x_val) == 0):
         raise DatasetError("no usable audio on one side of the split (all clips unreadable or empty)")

@@ -70,8 +70,11 @@ class TrainTab(QWidget):
         self.archive_button.clicked.connect(self._choose_archive)
 
         self.recipe = QComboBox()
-        self.recipe.addItems(["shipped", "baseline"])
-        self.recipe.setToolTip("shipped: log-mel, small CNN, augmentation; baseline: the seed's STFT recipe")
+        self.recipe.addItems(["shipped", "baseline", "yamnet"])
+        self.recipe.setToolTip(
+            "shipped: log-mel, small CNN, augmentation; baseline: the seed's STFT recipe; yamnet: a small head on "
+            "YAMNet's embeddings, good from a few dozen clips (downloads YAMNet's weights, 4 MB, the first time)"
+        )
         self.epochs = _spin(QSpinBox(), 1, 500, RECIPES["shipped"].epochs)
         self.batch = _spin(QSpinBox(), 8, 1024, 64)
         self.learning_rate = QDoubleSpinBox()
@@ -84,6 +87,7 @@ class TrainTab(QWidget):
         self.window.setSingleStep(0.5)
         self.window.setValue(1.0)
         self.window.setSuffix(" s")
+        self.recipe.currentTextChanged.connect(lambda r: self.window.setEnabled(r != "yamnet"))  # YAMNet's is fixed
         form = QFormLayout()
         form.addRow("Recipe", self.recipe)
         form.addRow("Epochs", self.epochs)
@@ -319,6 +323,13 @@ class TrainTab(QWidget):
                 def epoch(self, epoch, epochs, logs):
                     ctx.emit(("epoch", epoch + 1, logs))
 
+            if settings.features.kind == "yamnet":  # YAMNet's weights first, once
+                from core.yamnet import download_weights, have_weights
+
+                if not have_weights():
+                    download_weights(
+                        progress=lambda d, t: ctx.progress(d, t or 0, "downloading YAMNet"), cancel=ctx.cancelled
+                    )
             dataset = _load_source(source, ctx)
             return train(dataset, settings, Forward(), cancel=ctx.cancelled, cache=FeatureCache())
 
