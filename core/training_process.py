@@ -6,14 +6,16 @@ multiprocessing's spawn method (a fresh interpreter; in the frozen app, the app'
 archive, or GTZAN through tensorflow-datasets, downloaded if need be), trains, converts the network, and sends
 everything back through a pipe:
 
-* progress, as `TrainingListener` calls: `stage` (downloading, loading, features, converting), `data` (the data
-  summary), `batch` and `epoch` (loss and accuracy for the live chart), replayed on the caller's listener;
+* progress, as `TrainingListener` calls: `stage` (downloading: GTZAN, or YAMNet's weights for its recipe;
+  loading, features, embeddings, converting), `data` (the data summary), `batch` and `epoch` (loss and
+  accuracy for the live chart), replayed on the caller's listener;
 * at the end one of: the `TrainResult`, whose bundle is a `core.bundle.TrainedBundle` (the network files' bytes:
   saving it and classifying with it need no TensorFlow); `cancelled`; or an error as one line.
 
 Cancel sets an event the child checks at every clip and every batch: it stops there, and sends the best weights
-so far as `train` does (or `Cancelled` before the first epoch ended). Nothing is written anywhere but the feature
-cache, which writes atomically. If the child dies (killed, out of memory, a crash in native code), the caller gets
+so far as `train` does (or `Cancelled` before the first epoch ended). What the child writes (the feature cache,
+YAMNet's weights, GTZAN) is written atomically or removed when cancelled; the model is saved by the caller, from
+the result. If the child dies (killed, out of memory, a crash in native code), the caller gets
 a `TrainingError` in one line and can carry on; if the caller's process dies, the child stops too.
 """
 
@@ -211,6 +213,11 @@ def _child_main(source: str, settings: TrainSettings, conn, stop) -> None:
         from core.feature_cache import FeatureCache
         from core.training import train
 
+        if settings.features.kind == "yamnet":  # YAMNet's weights first, once
+            from core.yamnet import download_weights, have_weights
+
+            if not have_weights():
+                download_weights(progress=lambda d, t: sender.stage("downloading YAMNet", d, t or 0), cancel=cancelled)
         dataset = load_source(source, sender, cancelled)
         result = train(dataset, settings, sender, cancel=cancelled, cache=FeatureCache())
         sender.stage("converting", 0, 1)

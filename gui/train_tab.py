@@ -30,11 +30,11 @@ from PySide6.QtWidgets import (
 )
 
 from core.recipes import RECIPES, recipe_settings
+from core.training_process import TFDS
 from gui.active_model import ActiveModel
 from gui.tasks import run_task
 from gui.widgets import MessageLabel, remember_folder, start_folder
 
-TFDS = "tfds"
 RUN_COLUMNS = ["run", "recipe", "epochs", "batch", "learning rate", "window", "clip acc.", "window acc.", "s"]
 CLIP_COLUMNS = ["File", "True", "Verdict", "Confidence"]
 KEPT_RUNS = 50  # runs kept in the settings for the runs table
@@ -306,8 +306,8 @@ class TrainTab(QWidget):
             self.summary_task.cancel()  # training gives the full summary
 
         def work(ctx):
-            from core.feature_cache import FeatureCache
-            from core.training import TrainingListener, train
+            from core.training import TrainingListener
+            from core.training_process import train_in_child  # TensorFlow runs there, never in this process
 
             class Forward(TrainingListener):
                 def data(self, summary):
@@ -323,15 +323,7 @@ class TrainTab(QWidget):
                 def epoch(self, epoch, epochs, logs):
                     ctx.emit(("epoch", epoch + 1, logs))
 
-            if settings.features.kind == "yamnet":  # YAMNet's weights first, once
-                from core.yamnet import download_weights, have_weights
-
-                if not have_weights():
-                    download_weights(
-                        progress=lambda d, t: ctx.progress(d, t or 0, "downloading YAMNet"), cancel=ctx.cancelled
-                    )
-            dataset = _load_source(source, ctx)
-            return train(dataset, settings, Forward(), cancel=ctx.cancelled, cache=FeatureCache())
+            return train_in_child(source, settings, Forward(), cancel=ctx.cancelled)  # YAMNet weights too
 
         self.task = run_task(
             work,
@@ -600,7 +592,7 @@ class TrainTab(QWidget):
             from core.inference import Classifier
 
             bundle.save(path)
-            return Classifier(bundle)
+            return Classifier.from_path(path)  # the model as any other is loaded: from its file
 
         self.save_button.setEnabled(False)
         self.status.emit(f"saving {path.name}…")
@@ -619,18 +611,6 @@ class TrainTab(QWidget):
 
     def _saving_done(self) -> None:
         self.save_button.setEnabled(not (self.task is not None and self.task.running))  # a new run started
-
-
-def _load_source(source: str, ctx):
-    if source == TFDS:
-        from core import tfds_source
-
-        return tfds_source.load_gtzan(
-            progress=lambda done, total: ctx.progress(done, total or 0, "downloading"), cancel=ctx.cancelled
-        )
-    from core.datasets import open_source
-
-    return open_source(source)
 
 
 def _pen(name: str):
