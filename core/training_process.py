@@ -234,14 +234,16 @@ def _child_main(source: str, settings: TrainSettings, conn, stop) -> None:
         conn.close()
     # Everything is sent and nothing is left to write: leave without the interpreter's and TensorFlow's teardown
     # (seconds), which nobody needs to wait for.
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):  # None in a frozen app without a console
+        if stream is not None:
+            stream.flush()
     os._exit(0)
 
 
 def _terminated(signum, frame) -> None:
-    """SIGTERM in the child: raised as a cancel, so that what is under way stops the way a cancel stops it (the
-    GTZAN download ends its own process and removes what it left half-done)."""
+    """SIGTERM in the child: raised as a cancel, once, so that what is under way stops the way a cancel stops it
+    (the GTZAN download ends its own process and removes what it left half-done)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     raise Cancelled("training stopped")
 
 
