@@ -143,8 +143,10 @@ _live_tasks: set[Task] = set()
 _running: set[Future] = set()  # every task not finished yet: the app waits a moment for them when it quits
 _saves: set[Future] = set()  # tasks writing files the user asked for: the app waits for them when it quits
 # Python threads (concurrent.futures) rather than QThreadPool, for their futures: quitting waits for the saves and
-# the tasks still running on them (`finish_saves`, `finish_tasks`). (Once also because TensorFlow deadlocked on
-# QThreadPool threads; TensorFlow no longer runs in the app's process: training has its own, `core.training_process`.)
+# the tasks still running on them (`finish_saves`, `finish_tasks`). And TensorFlow deadlocked in an eager op when a
+# model was loaded on a QThreadPool thread after another one had classified (TF 2.21 / PySide6 6.12): training no
+# longer brings TensorFlow here (`core.training_process`), but loading a format-1 model, or classifying where
+# LiteRT has no wheel, still does.
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="musicspeech-task")
 
 
