@@ -83,7 +83,7 @@ SHIPPED = TrainSettings(
     model=ModelConfig(
         resize=None, input_pool=(2, 1), conv_filters=(32, 64, 128), dense_units=96, pool_each=True, global_pool=True
     ),
-    augment=AugmentSettings(copies=2, bed_probability=0.5, ambience_probability=0.3, codec_probability=0.25),
+    augment=AugmentSettings(copies=2, bed_probability=0.5, ambience_probability=0.3, codec_probability=0.35),
     train_hop_s=1.0,
     epochs=12,
     patience=0,
