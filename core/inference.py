@@ -27,7 +27,7 @@ from core.audio import Waveform, load_audio
 from core.bundle import BundleFile, read_bundle
 from core.errors import AudioError, Cancelled
 from core.features import waveform_windows, window_count, window_levels_dbfs, window_range
-from core.runtime import Network
+from core.runtime import network_for
 from core.verdict import FILE_POLICY, VerdictPolicy, clip_verdict, verdict_labels, window_states
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ class Classifier:
         self.spec = bundle.features
         self.labels = bundle.labels
         name = bundle.path.name if bundle.path else "the trained model"
-        self.network = Network(bundle.tflite, self.spec.window_shape, len(self.labels), name)
+        self.network = network_for(bundle.tflite, self.spec, len(self.labels), name)
 
     @classmethod
     def from_path(cls, path: str | os.PathLike) -> Classifier:
