@@ -56,7 +56,7 @@ def test_a_played_clip_reaches_the_device(virtual_audio, music_clip):
     # the sound server resamples, so compare loudness contours (20 ms frames) at the best offset
     sent, got = envelope(clip[8000:24000]), envelope(heard)  # the middle second: the recorder may start late
     best = max(np.corrcoef(sent, got[k : k + len(sent)])[0, 1] for k in range(0, len(got) - len(sent) + 1))
-    assert best > 0.9
+    assert best > 0.8  # the same contour (unrelated sound: near 0); a loaded machine drops a few blocks
 
 
 def envelope(x, frame=320):
@@ -124,7 +124,7 @@ def test_a_recording_holds_what_was_played_into_the_device(virtual_audio, music_
     got = resample(take.samples, take.rate_hz, 16000)
     sent, heard = envelope(clip[8000:40000]), envelope(got)  # the middle two seconds
     best = max(np.corrcoef(sent, heard[k : k + len(sent)])[0, 1] for k in range(0, len(heard) - len(sent) + 1))
-    assert best > 0.9
+    assert best > 0.8  # the same contour (unrelated sound: near 0); a loaded machine drops a few blocks
 
 
 def test_a_recording_keeps_its_audio_when_the_device_goes_away(virtual_audio, music_clip):
