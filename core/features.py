@@ -50,7 +50,7 @@ class FeatureSpec:
             raise ValueError(f"unknown feature kind {self.kind!r} (expected 'stft' or 'logmel')")
         if not (0 < self.frame_length <= self.fft_length and self.frame_step > 0):
             raise ValueError("need 0 < frame_length <= fft_length and frame_step > 0")
-        if self.window_samples < self.frame_length or self.hop_frames < 1:
+        if self.window_samples < self.frame_length:
             raise ValueError("the window must hold at least one frame and the hop at least one frame step")
         if self.kind == "logmel" and not (0 <= self.fmin_hz < self.fmax_hz <= self.rate_hz / 2):
             raise ValueError("need 0 <= fmin_hz < fmax_hz <= rate_hz / 2")
@@ -62,16 +62,51 @@ class FeatureSpec:
 
     @property
     def frames_per_window(self) -> int:
-        return 1 + (self.window_samples - self.frame_length) // self.frame_step
+        return self.frame_count(self.window_samples)
 
     @property
     def hop_frames(self) -> int:
         """Window hop in frames: `hop_s` rounded to whole frame steps, so windows align with frames."""
-        return max(1, int(round(self.hop_s * self.rate_hz / self.frame_step)))
+        return self.steps_in(self.hop_s)
 
     @property
     def hop_samples(self) -> int:
         return self.hop_frames * self.frame_step
+
+    @property
+    def window_span_samples(self) -> int:
+        """Samples that one window's frames cover (a little less than `window_samples` when frames do not tile
+        it)."""
+        return (self.frames_per_window - 1) * self.frame_step + self.frame_length
+
+    # The frame arithmetic, written once ---------------------------------------------------------------------
+    def frame_count(self, n_samples: int) -> int:
+        """How many whole frames `n_samples` samples hold."""
+        return 0 if n_samples < self.frame_length else 1 + (n_samples - self.frame_length) // self.frame_step
+
+    def frames_in(self, seconds: float) -> int:
+        """Whole frames in `seconds` of audio (at least one when `seconds` holds a frame)."""
+        return self.frame_count(int(round(seconds * self.rate_hz)))
+
+    def steps_in(self, seconds: float) -> int:
+        """`seconds` rounded to whole frame steps (at least one): a hop that keeps windows on frame boundaries."""
+        return max(1, int(round(seconds * self.rate_hz / self.frame_step)))
+
+    def window_count(self, n_samples: int, hop_frames: int | None = None) -> int:
+        """How many whole windows `n_samples` samples hold, one every `hop_frames` (default: the spec's hop)."""
+        n_frames = self.frame_count(n_samples)
+        if n_frames < self.frames_per_window:
+            return 0
+        return 1 + (n_frames - self.frames_per_window) // (hop_frames or self.hop_frames)
+
+    def frames_end_s(self, n_frames: int) -> float:
+        """Audio time at the end of frame `n_frames - 1` (0 for no frame)."""
+        return 0.0 if n_frames <= 0 else ((n_frames - 1) * self.frame_step + self.frame_length) / self.rate_hz
+
+    def window_starts_s(self, n_windows: int, hop_frames: int | None = None) -> np.ndarray:
+        """Start time of each of the first `n_windows` windows, in seconds."""
+        hop = (hop_frames or self.hop_frames) * self.frame_step
+        return np.arange(n_windows, dtype=np.float64) * hop / self.rate_hz
 
     @property
     def n_bins(self) -> int:
@@ -108,7 +143,7 @@ def frame_features(samples: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     logmel: log(mel(|STFT|) + log_offset), with the HTK mel scale of `tf.signal.linear_to_mel_weight_matrix`.
     """
     samples = np.asarray(samples, dtype=np.float32)
-    n_frames = 0 if len(samples) < spec.frame_length else 1 + (len(samples) - spec.frame_length) // spec.frame_step
+    n_frames = spec.frame_count(len(samples))
     out = np.empty((n_frames, spec.n_bins), dtype=np.float32)
     if n_frames == 0:
         return out
@@ -139,25 +174,12 @@ def windows(frame_feats: np.ndarray, spec: FeatureSpec, hop_frames: int | None =
     return view
 
 
-def window_count(n_samples: int, spec: FeatureSpec) -> int:
-    """How many whole windows `n_samples` samples hold."""
-    if n_samples < spec.frame_length:
-        return 0
-    n_frames = 1 + (n_samples - spec.frame_length) // spec.frame_step
-    return 0 if n_frames < spec.frames_per_window else 1 + (n_frames - spec.frames_per_window) // spec.hop_frames
-
-
-def window_span_samples(spec: FeatureSpec) -> int:
-    """Samples that one window's frames cover (a little less than `window_samples` when frames do not tile it)."""
-    return (spec.frames_per_window - 1) * spec.frame_step + spec.frame_length
-
-
 def window_range(samples: np.ndarray, spec: FeatureSpec, first: int, stop: int) -> np.ndarray:
     """Windows `first`..`stop - 1` of a signal, computed from just the samples they cover: the same numbers as
     `windows(frame_features(samples, spec), spec)[first:stop]` (to float32 rounding), with memory for these
     windows only (a long file goes through in pieces)."""
     a = first * spec.hop_samples
-    b = (stop - 1) * spec.hop_samples + window_span_samples(spec)
+    b = (stop - 1) * spec.hop_samples + spec.window_span_samples
     return windows(frame_features(samples[a:b], spec), spec)
 
 
@@ -171,7 +193,7 @@ def window_levels_dbfs(samples: np.ndarray, spec: FeatureSpec, first: int, stop:
         return np.zeros(0, np.float32)
     step = spec.frame_step
     a = first * spec.hop_samples
-    b = min(len(samples), (stop - 1) * spec.hop_samples + window_span_samples(spec))
+    b = min(len(samples), (stop - 1) * spec.hop_samples + spec.window_span_samples)
     blocks = -(-(b - a) // step)
     energy = np.zeros(blocks + 1, np.float64)
     for c in range(0, blocks, 65536):  # a few MB of samples at a time
@@ -182,7 +204,7 @@ def window_levels_dbfs(samples: np.ndarray, spec: FeatureSpec, first: int, stop:
             energy[c + 1 + full] = float(np.dot(part[full * step :], part[full * step :]))
     cumulative = np.cumsum(energy)
     starts = np.arange(n) * (spec.hop_samples // step)
-    ends = np.minimum(starts + -(-window_span_samples(spec) // step), blocks)
+    ends = np.minimum(starts + -(-spec.window_span_samples // step), blocks)
     counts = np.minimum(ends * step, b - a) - starts * step
     power = (cumulative[ends] - cumulative[starts]) / np.maximum(counts, 1)
     return (10 * np.log10(np.maximum(power, 1e-12))).astype(np.float32)
@@ -197,8 +219,7 @@ def waveform_windows(samples: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray
     if 0 < len(samples) < spec.window_samples:
         samples = np.pad(samples, (0, spec.window_samples - len(samples)))
     feats = windows(frame_features(samples, spec), spec)
-    starts_s = np.arange(len(feats), dtype=np.float64) * spec.hop_samples / spec.rate_hz
-    return feats, starts_s
+    return feats, spec.window_starts_s(len(feats))
 
 
 def mel_matrix(spec: FeatureSpec) -> np.ndarray:
