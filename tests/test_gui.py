@@ -289,7 +289,7 @@ def test_a_file_plays_at_its_own_rate_not_the_16_khz_copy_the_tab_analyses(
 ):
     import soundfile as sf
 
-    import gui.inspect_tab
+    import core.inspection
     from tests.test_devices import record_monitor
 
     inspect = window.inspect_tab
@@ -315,7 +315,7 @@ def test_a_file_plays_at_its_own_rate_not_the_16_khz_copy_the_tab_analyses(
     peak_hz = np.argmax(np.abs(np.fft.rfft(part * np.hanning(len(part))))) * 48000 / len(part)
     assert abs(peak_hz - 12000) < 50  # the 12 kHz tone itself was heard
 
-    monkeypatch.setattr(gui.inspect_tab, "PLAYBACK_BUDGET_BYTES", 48000 * 4)  # a copy at 48 kHz would not fit
+    monkeypatch.setattr(core.inspection, "PLAYBACK_BUDGET_BYTES", 48000 * 4)  # a copy at 48 kHz would not fit
     window.open_in_inspect(music_clip)
     qtbot.waitUntil(lambda: inspect.player is not None and inspect.player.rate_hz == 16000, timeout=60_000)
     assert inspect.player.samples is inspect.current.waveform.samples  # the analysed copy, no second one
