@@ -25,11 +25,12 @@ import numpy as np
 from core.analysis import Analysis, Listener, Prediction, Segment, segments
 from core.audio import Waveform, load_audio, resample
 from core.bundle import BundleFile, read_bundle
-from core.errors import AudioError, Cancelled
+from core.errors import AudioError, Cancelled, MusicSpeechError
 from core.runtime import Network
 from core.verdict import VerdictPolicy, presets
 
 if TYPE_CHECKING:
+    from core.datasets import Clip
     from core.model import ModelBundle
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,37 @@ class Classifier:
         finally:
             stop.set()
             decoders.shutdown(cancel_futures=True)
+
+    def classify_clips(
+        self,
+        clips: Sequence[Clip],
+        progress: Callable[[int, int], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> Iterator[tuple[Clip, Prediction | None, str | None]]:
+        """Labelled clips (`core.datasets`), in order: (clip, prediction, None) or (clip, None, error). Clips on
+        disk go through the `classify_files` pipeline; clips held in memory through `classify`."""
+        on_disk = [c for c in clips if c.samples is None and c.path is not None]
+        in_memory = [c for c in clips if c.samples is not None or c.path is None]
+        done = 0
+
+        def step() -> None:
+            nonlocal done
+            done += 1
+            if progress:
+                progress(done, len(clips))
+
+        for clip, result in zip(on_disk, self.classify_files([c.path for c in on_disk], cancel=cancel), strict=True):
+            step()
+            yield clip, result.prediction, result.error
+        for clip in in_memory:
+            if cancel and cancel():
+                raise Cancelled("classification cancelled")
+            try:
+                prediction, error = self.classify(clip.waveform(self.spec.rate_hz)), None
+            except MusicSpeechError as e:
+                prediction, error = None, str(e)
+            step()
+            yield clip, prediction, error
 
     def _decode(self, job: _FileJob, stop: threading.Event) -> None:
         """Decode one file (on a decoder thread); its analysis cuts the windows of each block as it comes in,
