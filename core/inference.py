@@ -220,19 +220,22 @@ class Classifier:
                         raise Cancelled("classification cancelled")
                 job.pieces.put(feats)
 
-        def on_block(samples: np.ndarray, filled: int) -> None:
+        def on_block(samples: np.ndarray, filled: int, last: bool = False) -> None:
+            """The analysis takes the samples decoded so far a piece at a time (the rest at the end)."""
             nonlocal fed
-            for a in range(fed, filled, piece):
-                if stop.is_set():
-                    raise Cancelled("classification cancelled")
-                feats = analysis.take(samples[a : min(a + piece, filled)])
+            if stop.is_set():
+                raise Cancelled("classification cancelled")
+            while filled - fed >= piece or (last and filled > fed):
+                feats = analysis.take(samples[fed : min(fed + piece, filled)])
+                fed = min(fed + piece, filled)
                 if len(feats):
                     cut.append(feats)
                 hand_over()
-            fed = max(fed, filled)
 
         try:
-            job.duration_s = load_audio(job.path, self.spec.rate_hz, on_block=on_block).duration_s
+            waveform = load_audio(job.path, self.spec.rate_hz, on_block=on_block)
+            on_block(waveform.samples, len(waveform.samples), last=True)
+            job.duration_s = waveform.duration_s
             feats = analysis.take_end()
             if len(feats):
                 cut.append(feats)

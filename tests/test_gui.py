@@ -137,7 +137,7 @@ def test_a_row_opens_in_inspect_with_waveform_spectrogram_and_timeline(window, q
     assert shown.waveform.duration_s == pytest.approx(30.0, abs=0.01)
     assert inspect.wave_curve_max.getData()[0][-1] == pytest.approx(30.0, abs=0.05)
     image = inspect.spec_image.image
-    frames = 1 + (30 * 16000 - shown.spec.frame_length) // shown.spec.frame_step
+    frames = shown.spec.frame_count(30 * 16000)
     assert image.shape == (shown.spec.n_bins, frames)  # rows: frequency, columns: time
     assert inspect.spec_image.mapRectToParent(inspect.spec_image.boundingRect()).width() == pytest.approx(
         frames * shown.spec.frame_step / 16000, abs=0.02
