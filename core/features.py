@@ -175,42 +175,6 @@ def windows(frame_feats: np.ndarray, spec: FeatureSpec, hop_frames: int | None =
     return view
 
 
-def window_range(samples: np.ndarray, spec: FeatureSpec, first: int, stop: int) -> np.ndarray:
-    """Windows `first`..`stop - 1` of a signal, computed from just the samples they cover: the same numbers as
-    `windows(frame_features(samples, spec), spec)[first:stop]` (to float32 rounding), with memory for these
-    windows only (a long file goes through in pieces)."""
-    a = first * spec.hop_samples
-    b = (stop - 1) * spec.hop_samples + spec.window_span_samples
-    return windows(frame_features(samples[a:b], spec), spec)
-
-
-def window_levels_dbfs(samples: np.ndarray, spec: FeatureSpec, first: int, stop: int) -> np.ndarray:
-    """The level (mean power, dB re full scale) of windows `first`..`stop - 1`, to the nearest frame step at
-    their end; a window that runs past the end of the signal counts the samples there are. Memory: one number
-    per frame step, so an hour-long file is measured without a copy of its samples."""
-    samples = np.asarray(samples, dtype=np.float32)
-    n = max(0, stop - first)
-    if n == 0:
-        return np.zeros(0, np.float32)
-    step = spec.frame_step
-    a = first * spec.hop_samples
-    b = min(len(samples), (stop - 1) * spec.hop_samples + spec.window_span_samples)
-    blocks = -(-(b - a) // step)
-    energy = np.zeros(blocks + 1, np.float64)
-    for c in range(0, blocks, 65536):  # a few MB of samples at a time
-        part = samples[a + c * step : min(b, a + (c + 65536) * step)]
-        full = len(part) // step
-        energy[c + 1 : c + 1 + full] = np.einsum("ij,ij->i", *(part[: full * step].reshape(full, step),) * 2)
-        if len(part) > full * step:
-            energy[c + 1 + full] = float(np.dot(part[full * step :], part[full * step :]))
-    cumulative = np.cumsum(energy)
-    starts = np.arange(n) * (spec.hop_samples // step)
-    ends = np.minimum(starts + -(-spec.window_span_samples // step), blocks)
-    counts = np.minimum(ends * step, b - a) - starts * step
-    power = (cumulative[ends] - cumulative[starts]) / np.maximum(counts, 1)
-    return (10 * np.log10(np.maximum(power, 1e-12))).astype(np.float32)
-
-
 def waveform_windows(samples: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
     """Samples -> (window features (n, frames, bins), window start times in s).
 
