@@ -23,5 +23,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 if __name__ == "__main__":
     import multiprocessing
 
-    multiprocessing.freeze_support()  # in the frozen app, child processes (the GTZAN download) start here
+    multiprocessing.freeze_support()  # in the frozen app, child processes (training, the GTZAN download) start here
     sys.exit(main())

@@ -23,7 +23,18 @@ from pathlib import Path
 
 from common import ROOT, machine, table
 
-BENCHES = ("accuracy", "throughput", "realworld", "longfile", "startup", "training", "live", "longrun", "archive")
+BENCHES = (
+    "accuracy",
+    "throughput",
+    "realworld",
+    "transfer",
+    "longfile",
+    "startup",
+    "training",
+    "live",
+    "longrun",
+    "archive",
+)
 """In this order: throughput reads accuracy's cross-validation and its baseline model."""
 
 

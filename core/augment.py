@@ -1,5 +1,5 @@
 """Training-time changes to waveforms that a recording chain makes: gain, noise, band limits (telephone,
-radio), room reverberation, 8-bit mu-law and lossy codecs (MP3, Opus, Vorbis through ffmpeg), time shift; and
+radio), room reverberation, 8-bit mu-law and lossy codecs (MP3, Opus, Vorbis, GSM through ffmpeg), time shift; and
 mixtures: speech over a music bed (still speech), any clip over background noise or ambience. They teach the
 network what speech and music are whatever the recording chain, rather than the quirks of its sources (clean =
 music, noisy = speech). Applied only to training clips; never at inference.
@@ -90,11 +90,12 @@ def _pick(clips: Sequence[np.ndarray], n: int, rng: np.random.Generator) -> np.n
     return np.tile(clip, reps)[start : start + n]
 
 
-_CODECS = (  # (ffmpeg encoder arguments, container): low bit rates, as streams, podcasts and games use
+_CODECS = (  # (ffmpeg encoder arguments, container): low bit rates, as streams, podcasts, games and phones use
     (["-c:a", "libmp3lame", "-b:a", "32k"], "mp3"),
     (["-c:a", "libopus", "-b:a", "12k"], "ogg"),
     (["-c:a", "libvorbis", "-q:a", "0"], "ogg"),
     (["-c:a", "libmp3lame", "-b:a", "64k"], "mp3"),
+    (["-ar", "8000", "-c:a", "libgsm"], "gsm"),  # GSM 06.10 at 8 kHz: mobile phone calls, voice mail
 )
 
 

@@ -3,19 +3,26 @@
 A bundle is a zip of `bundle.json` (labels, `FeatureSpec`, model config, training settings, data summary,
 metrics, versions, and the SHA-256 of each network file), `model.keras` (the network for Keras: training,
 exports) and, from format 2 on, `model.tflite` (the same network as a TensorFlow Lite flatbuffer, which
-`core.runtime` runs with no TensorFlow). `core.model.ModelBundle` writes it; this module only reads and checks.
+`core.runtime` runs with no TensorFlow). This module reads and checks it, and writes it from those files'
+bytes (`write_bundle`): `core.model.ModelBundle` saves through it, and so does a `TrainedBundle`, a network
+trained in another process (`core.training_process`) handed over as those bytes, saved with no TensorFlow.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import json
+import os
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from core.atomic import atomic_path
 from core.errors import ModelError
 from core.features import FeatureSpec
 from core.recipes import ModelConfig
@@ -53,6 +60,73 @@ class BundleFile:
 
     def describe(self) -> str:
         return describe(self.path, self.labels, self.features)
+
+
+@dataclass
+class TrainedBundle:
+    """A network trained in another process, as the bytes of the files a bundle holds, with its settings: saved
+    (`save`) and classified with (`core.inference.Classifier`) without TensorFlow."""
+
+    labels: tuple[str, ...]
+    features: FeatureSpec
+    config: ModelConfig
+    info: dict[str, Any]
+    keras: bytes
+    tflite: bytes
+    versions: dict[str, str] = field(default_factory=dict)  # of the process that trained it (TensorFlow's...)
+    path: Path | None = None
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the bundle atomically: the previous file stays intact if anything fails."""
+        path = write_bundle(
+            path, self.labels, self.features, self.config, self.info, self.keras, self.tflite, self.versions
+        )
+        self.path = path
+        return path
+
+    def describe(self) -> str:
+        return describe(self.path, self.labels, self.features)
+
+
+def write_bundle(
+    path: str | os.PathLike,
+    labels: tuple[str, ...],
+    features: FeatureSpec,
+    config: ModelConfig,
+    info: dict[str, Any],
+    keras: bytes,
+    tflite: bytes,
+    versions: dict[str, str],
+) -> Path:
+    """Write a bundle of format `BUNDLE_VERSION` atomically (`core.atomic`): the file that was there stays
+    intact if anything fails (`SaveError`)."""
+    path = Path(path)
+    meta = {
+        "format": BUNDLE_FORMAT,
+        "format_version": BUNDLE_VERSION,
+        "labels": list(labels),
+        "features": features.to_dict(),
+        "model_config": config.to_dict(),
+        "info": info,
+        "saved": {"at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), **versions},
+        "model_sha256": hashlib.sha256(keras).hexdigest(),
+        "tflite_sha256": hashlib.sha256(tflite).hexdigest(),
+    }
+    with atomic_path(path) as tmp_path, zipfile.ZipFile(tmp_path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("bundle.json", json.dumps(meta, indent=2, default=_json_default))
+        zf.writestr("model.keras", keras, compress_type=zipfile.ZIP_STORED)
+        zf.writestr("model.tflite", tflite)
+    return path
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def describe(path: Path | None, labels: tuple[str, ...], spec: FeatureSpec) -> str:

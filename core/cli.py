@@ -110,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="take any archive in the original layout (default: only the original music_speech.tar.gz, "
         "checked by its size and SHA-256)",
     )
+    p.add_argument(
+        "--yamnet",
+        action="store_true",
+        help="download YAMNet's weights (4 MB, for the yamnet recipe) instead of GTZAN; --url gives a mirror",
+    )
     p.set_defaults(run=cmd_download)
 
     p = sub.add_parser("train", help="train a model and save it")
@@ -122,9 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="where to save the model (default: the user's models folder)")
     p.add_argument(
         "--recipe",
-        choices=("shipped", "baseline"),
+        choices=("shipped", "baseline", "yamnet"),
         default="shipped",
-        help="shipped: log-mel, small CNN, augmentation (default); baseline: the seed's STFT recipe",
+        help="shipped: log-mel, small CNN, augmentation (default); baseline: the seed's STFT recipe; "
+        "yamnet: a small head on YAMNet's embeddings (its weights are downloaded first if needed)",
     )
     p.add_argument("--epochs", type=int, help="default: the recipe's")
     p.add_argument("--batch-size", type=int, help="default: the recipe's (64)")
@@ -393,6 +399,8 @@ def cmd_self_test(args: argparse.Namespace) -> int:
 def cmd_download(args: argparse.Namespace) -> int:
     from core import tfds_source
 
+    if args.yamnet:
+        return _download_yamnet(args.url)
     bar = ProgressBar("downloading GTZAN", unit="MB", scale=1 / 1e6)
     data_dir = tfds_source.download_gtzan(
         args.data_dir,
@@ -402,6 +410,18 @@ def cmd_download(args: argparse.Namespace) -> int:
     )
     bar.close()
     print(f"GTZAN music/speech is ready in {data_dir}")
+    return 0
+
+
+def _download_yamnet(url: str | None = None) -> int:
+    from core import yamnet
+
+    bar = ProgressBar("downloading YAMNet", unit="MB", scale=1 / 1e6)
+    try:
+        path = yamnet.download_weights(url=url, progress=bar.update)
+    finally:
+        bar.close()
+    print(f"YAMNet's weights are ready: {path} ({yamnet.LICENCE_NOTE})")
     return 0
 
 
@@ -427,6 +447,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     out = args.out or user_data_dir() / "models" / f"model-{_dt.datetime.now():%Y%m%d-%H%M%S}.msmodel"
     check_writable(out)  # a read-only folder is said now, not after the training
+    if settings.features.kind == "yamnet":
+        from core import yamnet
+
+        if not yamnet.have_weights():
+            _download_yamnet()
     dataset = load_dataset(args.data)
     print(
         f"data: {dataset.source}: " + ", ".join(f"{n} {label}" for label, n in dataset.counts().items()),

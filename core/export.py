@@ -22,6 +22,8 @@ from core.tf_runtime import keras
 def preprocessing(bundle: ModelBundle) -> dict:
     """Everything another program needs to turn audio into this network's input, and its output into labels."""
     s = bundle.features
+    if s.kind == "yamnet":
+        return _yamnet_preprocessing(bundle)
     steps = [
         "decode; mix channels down to mono as their mean; scale integers to [-1, 1)",
         f"resample to {s.rate_hz} Hz (soxr, quality HQ)",
@@ -84,4 +86,28 @@ def parity(bundle: ModelBundle, paths: dict[str, Path], windows: np.ndarray) -> 
     return {
         "keras": float(np.max(np.abs(keras_probs - reference))),
         "tflite": float(np.max(np.abs(tflite_probs - reference))),
+    }
+
+
+def _yamnet_preprocessing(bundle: ModelBundle) -> dict:
+    """A head on YAMNet's embeddings: the network takes YAMNet's 1,024 numbers for each window, not audio."""
+    from core.yamnet import EMBEDDING_TENSOR, LICENCE_NOTE, YAMNET_SHA256, YAMNET_URL
+
+    s = bundle.features
+    return {
+        "labels": list(bundle.labels),
+        "input_shape": [None, *s.model_input_shape],
+        "output": "probabilities [batch, n_labels] (softmax), in the order of `labels`",
+        "clip_verdict": "mean of the window probabilities; the label with the largest mean",
+        "features": s.to_dict(),
+        "yamnet": {"url": YAMNET_URL, "sha256": YAMNET_SHA256, "embedding_tensor": EMBEDDING_TENSOR},
+        "steps": [
+            "decode; mix channels down to mono as their mean; scale integers to [-1, 1)",
+            f"resample to {s.rate_hz} Hz (soxr, quality HQ)",
+            f"windows of {s.window_samples} samples every {s.hop_samples} samples; a signal shorter than one "
+            "window is zero-padded to one window",
+            "run yamnet.tflite on each window (input float32 [1, 15600]) and read the tensor "
+            f"{EMBEDDING_TENSOR} (float32 [1, 1024]; open the interpreter with experimental_preserve_all_tensors)",
+            f"input: float32 [batch, {s.model_input_shape[0]}] ({LICENCE_NOTE})",
+        ],
     }

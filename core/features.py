@@ -24,7 +24,10 @@ from threadpoolctl import threadpool_limits
 
 threadpool_limits(1, user_api="blas")
 
-FeatureKind = Literal["stft", "logmel"]
+FeatureKind = Literal["stft", "logmel", "yamnet"]
+
+YAMNET_PATCH_SAMPLES = 15600  # YAMNet's input: 0.975 s at 16 kHz
+YAMNET_EMBEDDING_SIZE = 1024  # what its head (the trained network) takes
 
 _CHUNK_FRAMES = 512  # frames transformed at once: the intermediates stay in the CPU cache (4096: 2.4x slower)
 
@@ -47,8 +50,15 @@ class FeatureSpec:
     window_norm: bool = False  # subtract each window's mean (logmel: makes the input independent of gain)
 
     def __post_init__(self) -> None:
-        if self.kind not in ("stft", "logmel"):
-            raise ValueError(f"unknown feature kind {self.kind!r} (expected 'stft' or 'logmel')")
+        if self.kind not in ("stft", "logmel", "yamnet"):
+            raise ValueError(f"unknown feature kind {self.kind!r} (expected 'stft', 'logmel' or 'yamnet')")
+        if self.kind == "yamnet" and not (
+            self.rate_hz == 16000
+            and self.frame_length == self.frame_step
+            and self.window_samples == YAMNET_PATCH_SAMPLES
+            and YAMNET_PATCH_SAMPLES % self.frame_step == 0
+        ):
+            raise ValueError("yamnet features need 16 kHz, window_s 0.975 and frame_length = frame_step dividing 15600")
         if not (0 < self.frame_length <= self.fft_length and self.frame_step > 0):
             raise ValueError("need 0 < frame_length <= fft_length and frame_step > 0")
         if self.window_samples < self.frame_length:
@@ -111,7 +121,15 @@ class FeatureSpec:
 
     @property
     def n_bins(self) -> int:
+        if self.kind == "yamnet":
+            return self.frame_length  # samples: a "frame" is a block of the waveform itself
         return self.n_mels if self.kind == "logmel" else self.fft_length // 2 + 1
+
+    @property
+    def model_input_shape(self) -> tuple[int, ...]:
+        """Shape of one input of the bundle's own network: a window, or for yamnet YAMNet's embedding of it
+        (YAMNet itself runs before the network: `core.yamnet`)."""
+        return (YAMNET_EMBEDDING_SIZE,) if self.kind == "yamnet" else self.window_shape
 
     @property
     def window_shape(self) -> tuple[int, int]:
@@ -142,11 +160,16 @@ def frame_features(samples: np.ndarray, spec: FeatureSpec) -> np.ndarray:
 
     stft: |STFT| with a periodic Hann window, as `tf.signal.stft` (the seed's features).
     logmel: log(mel(|STFT|) + log_offset), with the HTK mel scale of `tf.signal.linear_to_mel_weight_matrix`.
+    yamnet: the samples themselves in blocks of `frame_step` (a window of them is one YAMNet patch, which
+    `core.yamnet` turns into an embedding: YAMNet computes its own log-mel spectrogram).
     """
     samples = np.asarray(samples, dtype=np.float32)
     n_frames = spec.frame_count(len(samples))
     out = np.empty((n_frames, spec.n_bins), dtype=np.float32)
     if n_frames == 0:
+        return out
+    if spec.kind == "yamnet":
+        out[:] = samples[: n_frames * spec.frame_step].reshape(n_frames, spec.frame_step)
         return out
     frames = np.lib.stride_tricks.sliding_window_view(samples, spec.frame_length)[:: spec.frame_step]
     window = _hann(spec.frame_length)

@@ -26,7 +26,7 @@ from core.analysis import Analysis, Listener, Prediction, Segment, segments
 from core.audio import Waveform, load_audio, resample
 from core.bundle import BundleFile, read_bundle
 from core.errors import AudioError, Cancelled, MusicSpeechError
-from core.runtime import Network
+from core.runtime import network_for
 from core.verdict import VerdictPolicy, presets
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class Classifier:
         self.spec = bundle.features
         self.labels = bundle.labels
         name = bundle.path.name if bundle.path else "the trained model"
-        self.network = Network(bundle.tflite, self.spec.window_shape, len(self.labels), name)
+        self.network = network_for(bundle.tflite, self.spec, len(self.labels), name)
 
     @classmethod
     def from_path(cls, path: str | os.PathLike) -> Classifier:

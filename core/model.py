@@ -10,15 +10,11 @@ code in a model file runs.
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
-import json
 import os
 import platform
 import re
 import shutil
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,8 +22,7 @@ from typing import Any
 import numpy as np
 
 from core import __version__
-from core.atomic import atomic_path
-from core.bundle import BUNDLE_FORMAT, BUNDLE_VERSION, describe, one_line, read_bundle
+from core.bundle import TrainedBundle, describe, one_line, read_bundle, write_bundle
 from core.errors import ModelError, SaveError, save_problem
 from core.features import FeatureSpec
 from core.quiet import filtered_stderr
@@ -41,7 +36,14 @@ def build_model(
     """The seed's CNN on (frames, bins) feature windows; outputs class probabilities.
 
     The Normalization layer's statistics come from the training windows (`norm_mean`, `norm_variance`).
+    For `yamnet` features the network is a head on YAMNet's embeddings: dense layer, dropout, softmax.
     """
+    if spec.kind == "yamnet":
+        inputs = keras.Input(shape=spec.model_input_shape, name="embedding")
+        x = keras.layers.Dense(config.dense_units, activation="relu")(inputs)
+        x = keras.layers.Dropout(config.dropout_dense)(x)
+        outputs = keras.layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+        return keras.Model(inputs, outputs, name="musicspeech_yamnet_head")
     frames, bins = spec.window_shape
     inputs = keras.Input(shape=(frames, bins), name="features")
     x = keras.layers.Reshape((frames, bins, 1))(inputs)
@@ -86,24 +88,18 @@ class ModelBundle:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the bundle atomically: the previous file stays intact if anything fails."""
         path = Path(path)
-        weights, flatbuffer = keras_bytes(self.model, path), self.tflite
-        meta = {
-            "format": BUNDLE_FORMAT,
-            "format_version": BUNDLE_VERSION,
-            "labels": list(self.labels),
-            "features": self.features.to_dict(),
-            "model_config": self.config.to_dict(),
-            "info": self.info,
-            "saved": {"at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), **versions()},
-            "model_sha256": hashlib.sha256(weights).hexdigest(),
-            "tflite_sha256": hashlib.sha256(flatbuffer).hexdigest(),
-        }
-        with atomic_path(path) as tmp_path, zipfile.ZipFile(tmp_path, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr("bundle.json", json.dumps(meta, indent=2, default=_json_default))
-            zf.writestr("model.keras", weights, compress_type=zipfile.ZIP_STORED)
-            zf.writestr("model.tflite", flatbuffer)
+        weights = keras_bytes(self.model, path)
+        write_bundle(path, self.labels, self.features, self.config, self.info, weights, self.tflite, versions())
         self.path = path
         return path
+
+    def portable(self) -> TrainedBundle:
+        """The bundle as the bytes of its network files (converted now if not yet), to hand to a process that
+        has no TensorFlow (`core.training_process`)."""
+        weights = keras_bytes(self.model, self.path or Path("model.msmodel"))
+        return TrainedBundle(
+            self.labels, self.features, self.config, self.info, weights, self.tflite, versions(), self.path
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ModelBundle:
@@ -117,7 +113,7 @@ class ModelBundle:
                 model = keras.saving.load_model(keras_path, compile=False, safe_mode=True)
             except Exception as e:  # Keras raises many types for a bad file; all mean the same to a user
                 raise ModelError(f"{path.name}: the network inside cannot be loaded ({one_line(e)})") from None
-        expected_in = (None, *spec.window_shape)
+        expected_in = (None, *spec.model_input_shape)
         if tuple(model.input_shape) != expected_in or model.output_shape[-1] != len(labels):
             raise ModelError(
                 f"{path.name}: the network's shape {model.input_shape} -> {model.output_shape} "
@@ -167,13 +163,3 @@ def versions() -> dict[str, str]:
         "keras": keras.__version__,
         "numpy": np.__version__,
     }
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -83,7 +83,7 @@ SHIPPED = TrainSettings(
     model=ModelConfig(
         resize=None, input_pool=(2, 1), conv_filters=(32, 64, 128), dense_units=96, pool_each=True, global_pool=True
     ),
-    augment=AugmentSettings(copies=2, bed_probability=0.5, ambience_probability=0.3, codec_probability=0.25),
+    augment=AugmentSettings(copies=2, bed_probability=0.5, ambience_probability=0.3, codec_probability=0.35),
     train_hop_s=1.0,
     epochs=12,
     patience=0,
@@ -91,14 +91,30 @@ SHIPPED = TrainSettings(
     balance_classes=True,
 )
 
-RECIPES = {"baseline": BASELINE, "shipped": SHIPPED}
+YAMNET = TrainSettings(
+    # Transfer learning: YAMNet (pretrained on AudioSet, frozen; its weights are downloaded once, `core.yamnet`)
+    # turns each 0.975 s window, every 0.48 s (its own hop), into 1,024 numbers; only a small head (one dense
+    # layer of 128, dropout, softmax) is trained on them, so a few dozen clips of one's own can be enough. Two
+    # augmented copies of each clip, half the speech copies over a music bed: on our dev sets, from 32 GTZAN clips,
+    # hard clips 97.0 % against 95.3 % without (clean 98.5 % against 99.2 %; docs/YAMNET.md).
+    features=FeatureSpec(kind="yamnet", frame_length=120, frame_step=120, fft_length=120, window_s=0.975, hop_s=0.48),
+    model=ModelConfig(resize=None, dense_units=128, dropout_dense=0.3),
+    augment=AugmentSettings(copies=2, bed_probability=0.5),
+    train_hop_s=0.48,
+    epochs=40,
+    batch_size=32,
+    patience=8,
+    balance_classes=True,
+)
+
+RECIPES = {"baseline": BASELINE, "shipped": SHIPPED, "yamnet": YAMNET}
 
 
 def recipe_settings(name: str, window_s: float | None = None, **overrides: Any) -> TrainSettings:
     """A named recipe with some settings changed (None means: keep the recipe's); the window length changes
-    the features."""
+    the features (not YAMNet's: its window is fixed, 0.975 s)."""
     base = RECIPES[name]
     changes = {k: v for k, v in overrides.items() if v is not None}
-    if window_s is not None:
+    if window_s is not None and base.features.kind != "yamnet":
         changes["features"] = replace(base.features, window_s=window_s)
     return replace(base, **changes)

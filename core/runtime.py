@@ -78,3 +78,13 @@ class Network:
             state.batch = None
             state.interpreter = interpreter
         return state.interpreter
+
+
+def network_for(tflite: bytes, spec, n_classes: int, name: str = "the model"):
+    """The network a bundle's features call for: its flatbuffer on feature windows, or for `yamnet` features
+    YAMNet's embeddings first (`core.yamnet.EmbeddingNetwork`, which needs YAMNet's downloaded weights)."""
+    if spec.kind == "yamnet":
+        from core.yamnet import EmbeddingNetwork
+
+        return EmbeddingNetwork(tflite, n_classes, name)
+    return Network(tflite, spec.window_shape, n_classes, name)

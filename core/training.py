@@ -3,6 +3,9 @@
 The split is by clip (`core.datasets`), so validation windows come from recordings the network never saw.
 The evaluation gives clip accuracy (verdict = mean of the clip's window probabilities), window accuracy,
 confusion matrices and the clips it got wrong.
+
+Importing this module does not load TensorFlow (`train` does): the app's process unpickles the results of a run
+made in the training process (`core.training_process`) with these classes, and never loads TensorFlow.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,11 +25,13 @@ from core.augment import AugmentSettings, Beds, augment
 from core.datasets import Clip, Dataset, DataSummary, LoadedClip, load_clips, split_train_val, summarize
 from core.errors import Cancelled, DatasetError
 from core.feature_cache import ClipFeatures, FeatureCache
-from core.features import FeatureSpec, frame_features, windows
-from core.model import ModelBundle, build_model
+from core.features import YAMNET_EMBEDDING_SIZE, FeatureSpec, frame_features, windows
 from core.recipes import TrainSettings
-from core.tf_runtime import keras
 from core.verdict import NOISE
+
+if TYPE_CHECKING:
+    from core.bundle import TrainedBundle
+    from core.model import ModelBundle
 
 CancelCheck = Callable[[], bool]
 
@@ -121,7 +126,7 @@ def evaluate_windows(labels: Sequence[str], outcomes: Sequence[tuple[Clip, np.nd
 
 @dataclass
 class TrainResult:
-    bundle: ModelBundle
+    bundle: ModelBundle | TrainedBundle  # TrainedBundle: from the training process (`core.training_process`)
     history: dict[str, list[float]]
     evaluation: Evaluation | None  # None when there was no validation split (val_fraction 0)
     summary: DataSummary
@@ -205,6 +210,23 @@ def frame_windows(
     return np.concatenate(parts).astype(np.float32, copy=False), np.concatenate(ys), np.concatenate(owners)
 
 
+def embed_windows(
+    embedder, parts: Sequence[np.ndarray], listener: TrainingListener, cancel: CancelCheck | None
+) -> list[np.ndarray]:
+    """Each array of waveform windows -> YAMNet's embeddings of them, with progress ("embeddings") and cancel."""
+    total, done, out = sum(len(x) for x in parts), 0, []
+    for x in parts:
+        pieces = []
+        for a in range(0, len(x), 64):
+            if cancel and cancel():
+                raise Cancelled("training cancelled")
+            pieces.append(embedder(x[a : a + 64]))
+            done += len(pieces[-1])
+            listener.stage("embeddings", done, total)
+        out.append(np.concatenate(pieces) if pieces else np.empty((0, YAMNET_EMBEDDING_SIZE), np.float32))
+    return out
+
+
 class _Validation:
     """The held-out windows with their labels and clips: one forward pass gives the window loss and accuracy and
     the clip accuracy of the weights at hand (Keras' own validation pass gives no clip figure)."""
@@ -231,9 +253,10 @@ class _Validation:
         return evaluate_windows(self.labels, [(c, self.probs[self.owner == i]) for i, c in enumerate(self.clips)])
 
 
-class _Monitor(keras.callbacks.Callback):
+class _Monitor:
     """Validates after each epoch, forwards progress, turns the cancel flag into `stop_training`, keeps the best
-    weights (lowest validation loss) and the figures of every epoch, stops early."""
+    weights (lowest validation loss) and the figures of every epoch, stops early. A Keras callback: `train` makes
+    it one (`_keras_monitor`), so that this module loads without TensorFlow."""
 
     def __init__(
         self,
@@ -325,14 +348,24 @@ def train(
     if not train_clips or (settings.val_fraction > 0 and not val_clips):
         raise DatasetError("need clips on both sides of the split: add more recordings per class")
 
+    embedder = None
+    if spec.kind == "yamnet":  # a head on YAMNet's embeddings: its weights must be there (ModelError if not)
+        from core.yamnet import Embedder
+
+        embedder = Embedder.load()
     features = clip_features(train_clips, val_clips, settings, listener, cancel, cache)
     summary = features.summary
     hop_frames = spec.steps_in(settings.train_hop_s) if settings.train_hop_s else None
     x_train, y_train, _ = frame_windows(features.train, labels, spec, hop_frames)
     x_val, y_val, val_owner = frame_windows(features.val, labels, spec)
+    if embedder is not None:
+        x_train, x_val = embed_windows(embedder, [x_train, x_val], listener, cancel)
     val_clips_loaded = [clip for clip, _ in features.val]
     if len(x_train) == 0 or (val_clips and len(x_val) == 0):
         raise DatasetError("no usable audio on one side of the split (all clips unreadable or empty)")
+
+    from core.model import ModelBundle, build_model
+    from core.tf_runtime import keras
 
     keras.utils.set_random_seed(settings.seed)
     model = build_model(settings.model, spec, len(labels), float(x_train.mean()), float(x_train.var()))
@@ -343,7 +376,9 @@ def train(
     )
     batches = math.ceil(len(x_train) / settings.batch_size)
     validation = _Validation(labels, val_clips_loaded, x_val, y_val, val_owner) if len(x_val) else None
-    monitor = _Monitor(listener, cancel, settings.epochs, batches, settings.patience, validation, settings.keep_last)
+    monitor = _keras_monitor(keras)(
+        listener, cancel, settings.epochs, batches, settings.patience, validation, settings.keep_last
+    )
     weights = None
     if settings.balance_classes:
         counts = np.bincount(y_train, minlength=len(labels)).astype(np.float64)
@@ -391,6 +426,11 @@ def train(
     }
     bundle = ModelBundle(model=model, labels=labels, features=spec, config=settings.model, info=info)
     return TrainResult(bundle, history, evaluation, summary, monitor.cancelled, monitor.epochs_run, seconds)
+
+
+def _keras_monitor(keras) -> type:
+    """`_Monitor` as a Keras callback."""
+    return type("Monitor", (_Monitor, keras.callbacks.Callback), {})
 
 
 def _floats(logs: dict | None) -> dict[str, float]:

@@ -17,7 +17,7 @@ from gui.active_model import ActiveModel
 from gui.crash_handler import CrashHandler, setup_logging
 from gui.main_thread_gc import collect_on_the_gui_thread
 from gui.main_window import MainWindow
-from gui.tasks import finish_saves
+from gui.tasks import cancel_all, finish_saves, finish_tasks
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +92,27 @@ def main(argv: Sequence[str] = ()) -> int:
     crash_handler.install()
     code = app.exec()
     window.save_settings()
+    return code if shut_down() else hard_exit(code)
+
+
+def shut_down() -> bool:
+    """Stop the work still going on when the window has closed: the training process is ended, running tasks are
+    cancelled, files being saved are finished. False if a task did not end in time."""
+    training = sys.modules.get("core.training_process")  # loaded with the Train tab, not at start-up
+    if training is not None:
+        training.stop_all()
+    cancel_all()
     if not finish_saves():
         log.warning("quit while files were still being saved; those files were left as they were")
-    hard_exit(code)
-    return code
+    if not finish_tasks():
+        log.warning("quit while a task was still running; it was stopped with the app")
+        return False
+    return True
 
 
-def hard_exit(code: int) -> None:
-    """Leave without the interpreter's final garbage collection, which aborted ("none_dealloc") with TensorFlow
-    and PySide6 both loaded; everything worth keeping (settings, saved files) is written by now."""
+def hard_exit(code: int) -> int:
+    """Leave at once, without waiting for a task that did not end when asked to (the interpreter would wait for
+    its thread); everything worth keeping (settings, saved files) is written by now."""
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from core.audio import write_wav
 from core.datasets import add_to_class_folder
 from core.errors import MusicSpeechError
-from core.features import frame_features
+from core.features import FeatureSpec, frame_features
 from core.live import SILENCE, LiveListener, LiveSettings
 from core.verdict import LIVE_POLICY
 from gui.active_model import ActiveModel
@@ -40,6 +40,8 @@ from gui.tasks import run_task
 from gui.time_axis import TimeAxis
 
 SPECTROGRAM_S = 10.0  # seconds of spectrogram on screen
+YAMNET_DRAWN = FeatureSpec(kind="logmel", frame_length=120, frame_step=120, fft_length=256, window_s=0.975)
+"""What the spectrogram shows of a YAMNet model's frames (120-sample blocks of the waveform): a log-mel frame each."""
 TIMELINE_S = 300.0  # seconds of verdicts on the timeline, at most
 TIMELINE_MIN_S = 10.0  # the timeline shows what was heard so far, but never less than this
 REDRAW_MS = 50
@@ -389,6 +391,9 @@ class LiveTab(QWidget):
         spec = self.session.analyzer.spec if self.session else None
         if spec is None:
             return
+        if spec.kind == "yamnet":  # a YAMNet model's frames are blocks of the waveform: drawn as log-mel frames
+            spec = YAMNET_DRAWN
+            feats = frame_features(feats.reshape(-1), spec)
         db = (20 / np.log(10)) * feats if spec.kind == "logmel" else 20 * np.log10(feats + 1e-6)
         if self.spectrogram is None or self.spectrogram.shape[0] != db.shape[1]:
             width = int(SPECTROGRAM_S * spec.rate_hz / spec.frame_step)

@@ -6,6 +6,10 @@ they are destroyed off the GUI thread, which deadlocked PySide6 (seen with gdb: 
 freeing an old window's QActions while the GUI thread deleted widgets). So automatic collection is switched off
 and a timer on the GUI thread collects instead, generation by generation as the interpreter's own thresholds
 say (the approach of calibre's GarbageCollector).
+
+Kept after training moved to a process of its own (`core.training_process`): the cause was never TensorFlow
+but Qt objects in reference cycles freed by whichever thread collects, and workers still allocate (model loads,
+decoding, classifying, device lists) while the GUI thread makes and drops widgets.
 """
 
 from __future__ import annotations

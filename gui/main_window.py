@@ -313,10 +313,14 @@ class MainWindow(QMainWindow):
 
     def about(self) -> None:
         import sys
+        from importlib.metadata import PackageNotFoundError, version
 
         from PySide6 import __version__ as pyside_version
 
-        tf_version = sys.modules["tensorflow"].__version__ if "tensorflow" in sys.modules else "not loaded yet"
+        try:  # what the training process loads; never loaded here
+            tf_version = version("tensorflow")
+        except PackageNotFoundError:
+            tf_version = "(not found)"
         QMessageBox.about(
             self,
             "About Music or speech",

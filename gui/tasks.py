@@ -140,9 +140,13 @@ class _Runner:
 
 
 _live_tasks: set[Task] = set()
+_running: set[Future] = set()  # every task not finished yet: the app waits a moment for them when it quits
 _saves: set[Future] = set()  # tasks writing files the user asked for: the app waits for them when it quits
-# Python threads rather than QThreadPool: TensorFlow deadlocked in an eager op when a model was loaded on a
-# QThreadPool thread after another one had classified (seen with TF 2.21 / PySide6 6.12; plain threads are fine).
+# Python threads (concurrent.futures) rather than QThreadPool, for their futures: quitting waits for the saves and
+# the tasks still running on them (`finish_saves`, `finish_tasks`). And TensorFlow deadlocked in an eager op when a
+# model was loaded on a QThreadPool thread after another one had classified (TF 2.21 / PySide6 6.12): training no
+# longer brings TensorFlow here (`core.training_process`), but loading a format-1 model, or classifying where
+# LiteRT has no wheel, still does.
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="musicspeech-task")
 
 
@@ -168,6 +172,8 @@ def run_task(
     task.done.connect(lambda: _live_tasks.discard(task))
     task.destroyed.connect(lambda: _live_tasks.discard(task))
     future = _pool.submit(_Runner(task, fn).run)
+    _running.add(future)
+    future.add_done_callback(_running.discard)
     if saves:
         _saves.add(future)
         future.add_done_callback(_saves.discard)
@@ -178,3 +184,14 @@ def finish_saves(timeout_s: float = 120.0) -> bool:
     """Wait for the files still being saved (when the app quits); False if some were not done in time (they
     are left as they were before: saving is atomic)."""
     return not wait(list(_saves), timeout=timeout_s).not_done
+
+
+def cancel_all() -> None:
+    """Ask every task still running to stop (the app is quitting)."""
+    for task in list(_live_tasks):
+        task.cancel_event.set()
+
+
+def finish_tasks(timeout_s: float = 10.0) -> bool:
+    """Wait for the tasks still running (after `cancel_all`); False if some did not end in time."""
+    return not wait(list(_running), timeout=timeout_s).not_done

@@ -30,11 +30,11 @@ from PySide6.QtWidgets import (
 )
 
 from core.recipes import RECIPES, recipe_settings
+from core.training_process import TFDS
 from gui.active_model import ActiveModel
 from gui.tasks import run_task
 from gui.widgets import MessageLabel, remember_folder, start_folder
 
-TFDS = "tfds"
 RUN_COLUMNS = ["run", "recipe", "epochs", "batch", "learning rate", "window", "clip acc.", "window acc.", "s"]
 CLIP_COLUMNS = ["File", "True", "Verdict", "Confidence"]
 KEPT_RUNS = 50  # runs kept in the settings for the runs table
@@ -70,8 +70,11 @@ class TrainTab(QWidget):
         self.archive_button.clicked.connect(self._choose_archive)
 
         self.recipe = QComboBox()
-        self.recipe.addItems(["shipped", "baseline"])
-        self.recipe.setToolTip("shipped: log-mel, small CNN, augmentation; baseline: the seed's STFT recipe")
+        self.recipe.addItems(["shipped", "baseline", "yamnet"])
+        self.recipe.setToolTip(
+            "shipped: log-mel, small CNN, augmentation; baseline: the seed's STFT recipe; yamnet: a small head on "
+            "YAMNet's embeddings, good from a few dozen clips (downloads YAMNet's weights, 4 MB, the first time)"
+        )
         self.epochs = _spin(QSpinBox(), 1, 500, RECIPES["shipped"].epochs)
         self.batch = _spin(QSpinBox(), 8, 1024, 64)
         self.learning_rate = QDoubleSpinBox()
@@ -84,6 +87,7 @@ class TrainTab(QWidget):
         self.window.setSingleStep(0.5)
         self.window.setValue(1.0)
         self.window.setSuffix(" s")
+        self.recipe.currentTextChanged.connect(lambda r: self.window.setEnabled(r != "yamnet"))  # YAMNet's is fixed
         form = QFormLayout()
         form.addRow("Recipe", self.recipe)
         form.addRow("Epochs", self.epochs)
@@ -302,8 +306,8 @@ class TrainTab(QWidget):
             self.summary_task.cancel()  # training gives the full summary
 
         def work(ctx):
-            from core.feature_cache import FeatureCache
-            from core.training import TrainingListener, train
+            from core.training import TrainingListener
+            from core.training_process import train_in_child  # TensorFlow runs there, never in this process
 
             class Forward(TrainingListener):
                 def data(self, summary):
@@ -319,8 +323,7 @@ class TrainTab(QWidget):
                 def epoch(self, epoch, epochs, logs):
                     ctx.emit(("epoch", epoch + 1, logs))
 
-            dataset = _load_source(source, ctx)
-            return train(dataset, settings, Forward(), cancel=ctx.cancelled, cache=FeatureCache())
+            return train_in_child(source, settings, Forward(), cancel=ctx.cancelled)  # YAMNet weights too
 
         self.task = run_task(
             work,
@@ -589,7 +592,7 @@ class TrainTab(QWidget):
             from core.inference import Classifier
 
             bundle.save(path)
-            return Classifier(bundle)
+            return Classifier.from_path(path)  # the model as any other is loaded: from its file
 
         self.save_button.setEnabled(False)
         self.status.emit(f"saving {path.name}…")
@@ -608,18 +611,6 @@ class TrainTab(QWidget):
 
     def _saving_done(self) -> None:
         self.save_button.setEnabled(not (self.task is not None and self.task.running))  # a new run started
-
-
-def _load_source(source: str, ctx):
-    if source == TFDS:
-        from core import tfds_source
-
-        return tfds_source.load_gtzan(
-            progress=lambda done, total: ctx.progress(done, total or 0, "downloading"), cancel=ctx.cancelled
-        )
-    from core.datasets import open_source
-
-    return open_source(source)
 
 
 def _pen(name: str):

@@ -172,10 +172,10 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
-    """Leave without the interpreter's final garbage collection, as the app does (`gui.app.hard_exit`): with
-    TensorFlow, PySide6 and PortAudio in one process it aborted ("bool_dealloc: deallocating True or False")
-    after every test had passed, a refcount error in one of those C extensions that only shows when the
-    interpreter frees everything at exit. The report is complete by now."""
+    """Leave without the interpreter's final garbage collection: with TensorFlow, PySide6 and PortAudio in one
+    process (the tests train in theirs; the app trains in a child process) it aborted ("bool_dealloc:
+    deallocating True or False") after every test had passed, a refcount error in one of those C extensions that
+    only shows when the interpreter frees everything at exit. The report is complete by now."""
     import sys
 
     sys.stdout.flush()

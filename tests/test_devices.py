@@ -11,8 +11,9 @@ from core.audio import load_audio
 from core.devices import DeviceError, Player, Recorder, input_devices, output_devices
 
 
-def record_monitor(seconds: float, rate: int = 16000) -> subprocess.Popen:
-    return subprocess.Popen(
+def record_monitor(rate: int = 16000) -> subprocess.Popen:
+    """parecord on the virtual sink's monitor, returned once it streams (so nothing played next is missed)."""
+    recorder = subprocess.Popen(
         [
             "parecord",
             "--device=vsink.monitor",
@@ -24,6 +25,13 @@ def record_monitor(seconds: float, rate: int = 16000) -> subprocess.Popen:
         ],
         stdout=subprocess.PIPE,
     )
+    recorder.started = recorder.stdout.read(rate // 25 * 4)  # 40 ms of the monitor's silence
+    return recorder
+
+
+def stop_recording(recorder: subprocess.Popen) -> np.ndarray:
+    recorder.terminate()
+    return np.frombuffer(recorder.started + recorder.communicate()[0], dtype=np.float32)
 
 
 def test_the_virtual_device_is_listed_default_first_with_its_rate(virtual_audio):
@@ -34,8 +42,7 @@ def test_the_virtual_device_is_listed_default_first_with_its_rate(virtual_audio)
 
 def test_a_played_clip_reaches_the_device(virtual_audio, music_clip):
     clip = load_audio(music_clip, 16000).samples[: 16000 * 2]
-    recorder = record_monitor(4)
-    time.sleep(0.3)
+    recorder = record_monitor()
     player = Player(clip, 16000)
     player.play()
     positions = []
@@ -43,8 +50,7 @@ def test_a_played_clip_reaches_the_device(virtual_audio, music_clip):
         positions.append(player.position_s)
         time.sleep(0.05)
     time.sleep(0.3)
-    recorder.terminate()
-    heard = np.frombuffer(recorder.communicate()[0], dtype=np.float32)
+    heard = stop_recording(recorder)
     assert positions == sorted(positions) and positions[-1] > 1.5  # the position moves forward with the sound
     assert np.sqrt(np.mean(heard**2)) > 0.3 * np.sqrt(np.mean(clip**2))
     # the sound server resamples, so compare loudness contours (20 ms frames) at the best offset
@@ -76,15 +82,13 @@ def test_pause_keeps_the_place_and_stop_rewinds(virtual_audio, speech_clip):
 def test_playback_goes_to_the_chosen_device_and_a_missing_one_is_a_clear_error(virtual_audio, music_clip):
     clip = load_audio(music_clip, 16000).samples[: 16000 * 2]
     name = next(d.name for d in output_devices() if not d.is_default)  # "pulse" besides "default" here
-    recorder = record_monitor(3)
-    time.sleep(0.3)
+    recorder = record_monitor()
     player = Player(clip, 16000, device=name)
     player.play()
     while player.playing:
         time.sleep(0.05)
     time.sleep(0.3)
-    recorder.terminate()
-    heard = np.frombuffer(recorder.communicate()[0], dtype=np.float32)
+    heard = stop_recording(recorder)
     assert np.sqrt(np.mean(heard**2)) > 0.3 * np.sqrt(np.mean(clip**2))
     player.device = "a speaker that is not there"
     with pytest.raises(DeviceError, match="not connected"):

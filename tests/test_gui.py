@@ -290,7 +290,7 @@ def test_a_file_plays_at_its_own_rate_not_the_16_khz_copy_the_tab_analyses(
     import soundfile as sf
 
     import core.inspection
-    from tests.test_devices import record_monitor
+    from tests.test_devices import record_monitor, stop_recording
 
     inspect = window.inspect_tab
     window.open_in_inspect(music_clip)  # GTZAN: 22,050 Hz
@@ -302,13 +302,11 @@ def test_a_file_plays_at_its_own_rate_not_the_16_khz_copy_the_tab_analyses(
     sf.write(tone, (0.5 * np.sin(2 * np.pi * 12000 * t)).astype(np.float32), 48000)
     window.open_in_inspect(tone)
     qtbot.waitUntil(lambda: inspect.player is not None and inspect.player.rate_hz == 48000, timeout=60_000)
-    recorder = record_monitor(5, rate=48000)
-    qtbot.wait(300)
+    recorder = record_monitor(rate=48000)
     inspect.play_button.click()
     qtbot.waitUntil(lambda: not inspect.player.playing, timeout=10_000)
     qtbot.wait(300)
-    recorder.terminate()
-    heard = np.frombuffer(recorder.communicate()[0], dtype=np.float32)
+    heard = stop_recording(recorder)
     loudest = np.argmax(np.convolve(heard**2, np.ones(4800), "valid"))  # the middle of the tone as heard
     part = heard[loudest : loudest + 4800]
     assert len(part) == 4800 and np.sqrt(np.mean(part**2)) > 0.1

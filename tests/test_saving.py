@@ -135,8 +135,9 @@ def test_a_wav_save_cancelled_midway_keeps_the_previous_file(recording, tmp_path
 
 
 LONG_WAV_WRITER = """
-import sys, time
+import signal, sys, time
 import numpy as np
+signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl+C as in a terminal, even if started in the background
 from core.audio import Waveform, write_wav
 take = Waveform(np.random.default_rng(0).uniform(-0.5, 0.5, 48000 * 600).astype(np.float32), 48000)  # 10 min
 blocks = 0
