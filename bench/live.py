@@ -130,7 +130,7 @@ def change_latency(classifier, changes: int, audio: VirtualAudio) -> dict:
             results.append({"to": labels[k], "latency_s": None})
             continue
         t, v = first
-        frames_needed = round((v.end_s * RATE - spec.frame_length) / spec.frame_step) + 1  # up to the verdict's end
+        frames_needed = spec.frame_count(round(v.end_s * RATE))  # up to the verdict's end
         arrived = arrivals[int(np.searchsorted(frames_at, frames_needed))][0]
         results.append(
             {

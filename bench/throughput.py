@@ -56,21 +56,19 @@ def ours(classifier, files, runs):
 
 
 def stages(classifier, paths):
-    """Per clip, one at a time on this thread (the network on TensorFlow's threads): decoding, features and the
-    network (ms, median over the clips)."""
+    """Per clip, one at a time on this thread (the network on LiteRT's threads): decoding, the analyser's windows
+    (`core.analysis`) and the network (ms, median over the clips)."""
     import numpy as np
-
-    from core.features import waveform_windows
 
     decode, features, network = [], [], []
     for p in paths:
         t0 = time.perf_counter()
         w = classifier.load(p)
         t1 = time.perf_counter()
-        feats, _ = waveform_windows(w.samples, classifier.spec)
-        feats = np.ascontiguousarray(feats)
+        analysis = classifier.analysis()
+        feats = np.concatenate([analysis.take(w.samples), analysis.take_end()])
         t2 = time.perf_counter()
-        classifier.window_probabilities(feats)
+        analysis.give(classifier.window_probabilities(feats))
         t3 = time.perf_counter()
         decode.append(t1 - t0), features.append(t2 - t1), network.append(t3 - t2)
     return {k: 1000 * median(v) for k, v in (("decode", decode), ("features", features), ("network", network))}

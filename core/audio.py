@@ -288,7 +288,15 @@ def _ffmpeg_reason(lines: list[str]) -> str:
 
 def native_rate_hz(path: str | os.PathLike) -> int | None:
     """The file's own sample rate where libsndfile reads the file (WAV, FLAC, OGG, MP3, ...); None otherwise."""
+    info = native_info(path)
+    return info[0] if info else None
+
+
+def native_info(path: str | os.PathLike) -> tuple[int, float] | None:
+    """(sample rate, duration in s) as the file's header says, where libsndfile reads the file; None otherwise."""
     try:
-        return int(sf.info(os.fsencode(path)).samplerate) or None
+        info = sf.info(os.fsencode(path))
     except (sf.LibsndfileError, OSError, RuntimeError):
         return None
+    rate = int(info.samplerate)
+    return (rate, max(0, int(info.frames)) / rate) if rate > 0 else None

@@ -553,13 +553,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     outcomes, errors = [], []
     bar = ProgressBar("evaluating", unit="clips", stream=_real_stderr())
     with filtered_stderr(DECODER_NOISE):  # mpg123's notices about damaged MP3s: the error lines say what matters
-        for i, clip in enumerate(clips):
-            try:
-                prediction = classifier.classify(clip.waveform(classifier.spec.rate_hz))
+        for clip, prediction, error in classifier.classify_clips(clips, progress=bar.update):
+            if prediction is not None:
                 outcomes.append((clip, prediction.window_probabilities))
-            except MusicSpeechError as e:
-                errors.append(str(e))
-            bar.update(i + 1, len(clips))
+            else:
+                errors.append(error)
     bar.close()
     ev = evaluate_windows(classifier.labels, outcomes)
     if args.format == "json":

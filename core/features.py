@@ -16,6 +16,7 @@ threads spin after every product, taking the cores from the decoding workers and
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -60,7 +61,7 @@ class FeatureSpec:
             raise ValueError("yamnet features need 16 kHz, window_s 0.975 and frame_length = frame_step dividing 15600")
         if not (0 < self.frame_length <= self.fft_length and self.frame_step > 0):
             raise ValueError("need 0 < frame_length <= fft_length and frame_step > 0")
-        if self.window_samples < self.frame_length or self.hop_frames < 1:
+        if self.window_samples < self.frame_length:
             raise ValueError("the window must hold at least one frame and the hop at least one frame step")
         if self.kind == "logmel" and not (0 <= self.fmin_hz < self.fmax_hz <= self.rate_hz / 2):
             raise ValueError("need 0 <= fmin_hz < fmax_hz <= rate_hz / 2")
@@ -72,16 +73,51 @@ class FeatureSpec:
 
     @property
     def frames_per_window(self) -> int:
-        return 1 + (self.window_samples - self.frame_length) // self.frame_step
+        return self.frame_count(self.window_samples)
 
     @property
     def hop_frames(self) -> int:
         """Window hop in frames: `hop_s` rounded to whole frame steps, so windows align with frames."""
-        return max(1, int(round(self.hop_s * self.rate_hz / self.frame_step)))
+        return self.steps_in(self.hop_s)
 
     @property
     def hop_samples(self) -> int:
         return self.hop_frames * self.frame_step
+
+    @property
+    def window_span_samples(self) -> int:
+        """Samples that one window's frames cover (a little less than `window_samples` when frames do not tile
+        it)."""
+        return (self.frames_per_window - 1) * self.frame_step + self.frame_length
+
+    # The frame arithmetic, written once ---------------------------------------------------------------------
+    def frame_count(self, n_samples: int) -> int:
+        """How many whole frames `n_samples` samples hold."""
+        return 0 if n_samples < self.frame_length else 1 + (n_samples - self.frame_length) // self.frame_step
+
+    def frames_in(self, seconds: float) -> int:
+        """Whole frames in `seconds` of audio (at least one when `seconds` holds a frame)."""
+        return self.frame_count(int(round(seconds * self.rate_hz)))
+
+    def steps_in(self, seconds: float) -> int:
+        """`seconds` rounded to whole frame steps (at least one): a hop that keeps windows on frame boundaries."""
+        return max(1, int(round(seconds * self.rate_hz / self.frame_step)))
+
+    def window_count(self, n_samples: int, hop_frames: int | None = None) -> int:
+        """How many whole windows `n_samples` samples hold, one every `hop_frames` (default: the spec's hop)."""
+        n_frames = self.frame_count(n_samples)
+        if n_frames < self.frames_per_window:
+            return 0
+        return 1 + (n_frames - self.frames_per_window) // (hop_frames or self.hop_frames)
+
+    def frames_end_s(self, n_frames: int) -> float:
+        """Audio time at the end of frame `n_frames - 1` (0 for no frame)."""
+        return 0.0 if n_frames <= 0 else ((n_frames - 1) * self.frame_step + self.frame_length) / self.rate_hz
+
+    def window_starts_s(self, n_windows: int, hop_frames: int | None = None) -> np.ndarray:
+        """Start time of each of the first `n_windows` windows, in seconds."""
+        hop = (hop_frames or self.hop_frames) * self.frame_step
+        return np.arange(n_windows, dtype=np.float64) * hop / self.rate_hz
 
     @property
     def n_bins(self) -> int:
@@ -128,7 +164,7 @@ def frame_features(samples: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     `core.yamnet` turns into an embedding: YAMNet computes its own log-mel spectrogram).
     """
     samples = np.asarray(samples, dtype=np.float32)
-    n_frames = 0 if len(samples) < spec.frame_length else 1 + (len(samples) - spec.frame_length) // spec.frame_step
+    n_frames = spec.frame_count(len(samples))
     out = np.empty((n_frames, spec.n_bins), dtype=np.float32)
     if n_frames == 0:
         return out
@@ -137,7 +173,7 @@ def frame_features(samples: np.ndarray, spec: FeatureSpec) -> np.ndarray:
         return out
     frames = np.lib.stride_tricks.sliding_window_view(samples, spec.frame_length)[:: spec.frame_step]
     window = _hann(spec.frame_length)
-    mel = mel_matrix(spec) if spec.kind == "logmel" else None
+    mel = _mel_matrix(spec) if spec.kind == "logmel" else None
     for a in range(0, n_frames, _CHUNK_FRAMES):
         chunk = frames[a : a + _CHUNK_FRAMES] * window
         magnitude = np.abs(np.fft.rfft(chunk, n=spec.fft_length, axis=-1)).astype(np.float32, copy=False)
@@ -162,55 +198,6 @@ def windows(frame_feats: np.ndarray, spec: FeatureSpec, hop_frames: int | None =
     return view
 
 
-def window_count(n_samples: int, spec: FeatureSpec) -> int:
-    """How many whole windows `n_samples` samples hold."""
-    if n_samples < spec.frame_length:
-        return 0
-    n_frames = 1 + (n_samples - spec.frame_length) // spec.frame_step
-    return 0 if n_frames < spec.frames_per_window else 1 + (n_frames - spec.frames_per_window) // spec.hop_frames
-
-
-def window_span_samples(spec: FeatureSpec) -> int:
-    """Samples that one window's frames cover (a little less than `window_samples` when frames do not tile it)."""
-    return (spec.frames_per_window - 1) * spec.frame_step + spec.frame_length
-
-
-def window_range(samples: np.ndarray, spec: FeatureSpec, first: int, stop: int) -> np.ndarray:
-    """Windows `first`..`stop - 1` of a signal, computed from just the samples they cover: the same numbers as
-    `windows(frame_features(samples, spec), spec)[first:stop]` (to float32 rounding), with memory for these
-    windows only (a long file goes through in pieces)."""
-    a = first * spec.hop_samples
-    b = (stop - 1) * spec.hop_samples + window_span_samples(spec)
-    return windows(frame_features(samples[a:b], spec), spec)
-
-
-def window_levels_dbfs(samples: np.ndarray, spec: FeatureSpec, first: int, stop: int) -> np.ndarray:
-    """The level (mean power, dB re full scale) of windows `first`..`stop - 1`, to the nearest frame step at
-    their end; a window that runs past the end of the signal counts the samples there are. Memory: one number
-    per frame step, so an hour-long file is measured without a copy of its samples."""
-    samples = np.asarray(samples, dtype=np.float32)
-    n = max(0, stop - first)
-    if n == 0:
-        return np.zeros(0, np.float32)
-    step = spec.frame_step
-    a = first * spec.hop_samples
-    b = min(len(samples), (stop - 1) * spec.hop_samples + window_span_samples(spec))
-    blocks = -(-(b - a) // step)
-    energy = np.zeros(blocks + 1, np.float64)
-    for c in range(0, blocks, 65536):  # a few MB of samples at a time
-        part = samples[a + c * step : min(b, a + (c + 65536) * step)]
-        full = len(part) // step
-        energy[c + 1 : c + 1 + full] = np.einsum("ij,ij->i", *(part[: full * step].reshape(full, step),) * 2)
-        if len(part) > full * step:
-            energy[c + 1 + full] = float(np.dot(part[full * step :], part[full * step :]))
-    cumulative = np.cumsum(energy)
-    starts = np.arange(n) * (spec.hop_samples // step)
-    ends = np.minimum(starts + -(-window_span_samples(spec) // step), blocks)
-    counts = np.minimum(ends * step, b - a) - starts * step
-    power = (cumulative[ends] - cumulative[starts]) / np.maximum(counts, 1)
-    return (10 * np.log10(np.maximum(power, 1e-12))).astype(np.float32)
-
-
 def waveform_windows(samples: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
     """Samples -> (window features (n, frames, bins), window start times in s).
 
@@ -220,8 +207,7 @@ def waveform_windows(samples: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray
     if 0 < len(samples) < spec.window_samples:
         samples = np.pad(samples, (0, spec.window_samples - len(samples)))
     feats = windows(frame_features(samples, spec), spec)
-    starts_s = np.arange(len(feats), dtype=np.float64) * spec.hop_samples / spec.rate_hz
-    return feats, starts_s
+    return feats, spec.window_starts_s(len(feats))
 
 
 def mel_matrix(spec: FeatureSpec) -> np.ndarray:
@@ -245,6 +231,17 @@ def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
     return 700.0 * np.expm1(np.asarray(mel, dtype=np.float64) / 1127.0)
 
 
+@lru_cache(maxsize=16)
+def _mel_matrix(spec: FeatureSpec) -> np.ndarray:
+    """`mel_matrix`, computed once per spec (it took 0.6 ms, as much as the features of 3 s of audio), read-only."""
+    out = mel_matrix(spec)
+    out.flags.writeable = False
+    return out
+
+
+@lru_cache(maxsize=16)
 def _hann(length: int) -> np.ndarray:
-    """Periodic Hann window, as `tf.signal.hann_window(periodic=True)`."""
-    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(length) / length)).astype(np.float32)
+    """Periodic Hann window, as `tf.signal.hann_window(periodic=True)` (computed once per length, read-only)."""
+    out = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(length) / length)).astype(np.float32)
+    out.flags.writeable = False
+    return out

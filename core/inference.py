@@ -1,11 +1,10 @@
-"""A classifier over a model bundle: waveforms or files in, `Prediction`s out.
-
-Every signal is cut into the bundle's windows (`core.features`), the windows of many files are batched
-into one call of the network (its TensorFlow Lite flatbuffer, run by LiteRT: `core.runtime`; no TensorFlow),
-and the verdict policy (`core.verdict`: silence gate, Viterbi smoothing) turns the window probabilities and
+"""A classifier over a model bundle: waveforms or files in, `Prediction`s out, through the one analyser
+(`core.analysis`): each signal is cut into the bundle's windows as its samples arrive, the windows of many files
+are batched into one call of the network (its TensorFlow Lite flatbuffer, run by LiteRT: `core.runtime`; no
+TensorFlow), and the verdict policy (`core.verdict`: the model's file preset) turns the window probabilities and
 levels into the clip's label and its segments of music, speech and silence.
-Many files go through a pipeline (`Classifier.classify_files`): decoding, cutting windows and the network
-overlap on their own threads, and a long file is cut in pieces while it decodes.
+Many files go through a pipeline (`Classifier.classify_files`): files are decoded block by block on their own
+threads, each block's windows cut there as it arrives, while this thread runs the network across files.
 """
 
 from __future__ import annotations
@@ -23,14 +22,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.audio import Waveform, load_audio
+from core.analysis import Analysis, Listener, Prediction, Segment, segments
+from core.audio import Waveform, load_audio, resample
 from core.bundle import BundleFile, read_bundle
-from core.errors import AudioError, Cancelled
-from core.features import waveform_windows, window_count, window_levels_dbfs, window_range
+from core.errors import AudioError, Cancelled, MusicSpeechError
 from core.runtime import network_for
-from core.verdict import FILE_POLICY, VerdictPolicy, clip_verdict, verdict_labels, window_states
+from core.verdict import VerdictPolicy, presets
 
 if TYPE_CHECKING:
+    from core.datasets import Clip
     from core.model import ModelBundle
 
 log = logging.getLogger(__name__)
@@ -39,68 +39,7 @@ BATCH_WINDOWS = 128  # windows per call of the network: as fast per window as 10
 CHUNK_WINDOWS = 128  # windows cut from the samples at once (64 s of audio; 3 MB of log-mel windows)
 PIECES_AHEAD = 4  # pieces of one file cut and waiting for the network, at most
 
-
-@dataclass(frozen=True)
-class Segment:
-    start_s: float
-    end_s: float
-    label: str  # a model label (music, speech) or silence
-    probabilities: dict[str, float]  # the model's, mean over the segment's windows
-
-    @property
-    def confidence(self) -> float:
-        """The segment's label's mean probability (1 for silence: a level, not a guess)."""
-        return self.probabilities.get(self.label, 1.0)
-
-    def to_dict(self) -> dict:
-        return {
-            "start_s": round(self.start_s, 3),
-            "end_s": round(self.end_s, 3),
-            "label": self.label,
-            "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
-        }
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """The verdict for one signal: its label, the model's probabilities, the per-window timeline and segments.
-
-    `label` is a model label (music, speech) or silence; `probabilities` are the model's, the mean over the
-    windows that sound (over all of them when none does); `shares` gives each verdict label's part of the
-    duration, from the segments."""
-
-    labels: tuple[str, ...]  # the model's labels
-    label: str
-    confidence: float
-    probabilities: np.ndarray  # (n_classes,)
-    window_starts_s: np.ndarray  # (n_windows,)
-    window_probabilities: np.ndarray  # (n_windows, n_classes)
-    window_levels_dbfs: np.ndarray  # (n_windows,) mean power of each window
-    window_s: float
-    duration_s: float
-    segments: tuple[Segment, ...]
-
-    def probability_dict(self) -> dict[str, float]:
-        return {label: float(p) for label, p in zip(self.labels, self.probabilities, strict=True)}
-
-    @property
-    def shares(self) -> dict[str, float]:
-        """Each verdict label's share of the duration (music, speech, silence)."""
-        out = dict.fromkeys(verdict_labels(self.labels), 0.0)
-        total = sum(s.end_s - s.start_s for s in self.segments)
-        for s in self.segments:
-            out[s.label] = out.get(s.label, 0.0) + (s.end_s - s.start_s) / (total or 1.0)
-        return out
-
-    def to_dict(self) -> dict:
-        return {
-            "label": self.label,
-            "confidence": round(self.confidence, 4),
-            "probabilities": {k: round(v, 4) for k, v in self.probability_dict().items()},
-            "shares": {k: round(v, 4) for k, v in self.shares.items()},
-            "duration_s": round(self.duration_s, 3),
-            "segments": [s.to_dict() for s in self.segments],
-        }
+__all__ = ["Classifier", "FileResult", "Prediction", "Segment", "segments"]
 
 
 @dataclass(frozen=True)
@@ -117,11 +56,13 @@ class FileResult:
 
 class Classifier:
     """Classifies waveforms and files with one model: a bundle read from its file (`core.bundle`), or one just
-    trained (`core.model.ModelBundle`). Either gives its labels, features and TensorFlow Lite network."""
+    trained (`core.model.ModelBundle`). Either gives its labels, features and TensorFlow Lite network; a bundle
+    may carry its verdict presets (`core.verdict.presets`), the defaults otherwise."""
 
-    def __init__(self, bundle: BundleFile | ModelBundle, policy: VerdictPolicy = FILE_POLICY):
+    def __init__(self, bundle: BundleFile | ModelBundle, policy: VerdictPolicy | None = None):
         self.bundle = bundle
-        self.policy = policy
+        self.file_policy, self.live_policy = presets(getattr(bundle, "meta", None))
+        self.policy = policy or self.file_policy
         self.spec = bundle.features
         self.labels = bundle.labels
         name = bundle.path.name if bundle.path else "the trained model"
@@ -139,22 +80,28 @@ class Classifier:
         out = [self.network(feats[a : a + BATCH_WINDOWS]) for a in range(0, len(feats), BATCH_WINDOWS)]
         return np.concatenate(out) if len(out) > 1 else out[0]
 
-    def classify(self, waveform: Waveform) -> Prediction:
-        """One signal; a long one goes through a piece at a time (memory for one piece of windows only)."""
-        samples, spec = waveform.samples, self.spec
-        n = window_count(len(samples), spec)
-        if n == 0:  # empty, or shorter than one window (zero-padded to one)
-            feats, starts = waveform_windows(samples, spec)
-            if len(feats) == 0:
-                raise AudioError(waveform.source or "audio", "contains no audio samples")
-            levels = window_levels_dbfs(samples, spec, 0, 1)
-            return self.prediction(self.window_probabilities(feats), starts, waveform.duration_s, levels)
-        probs = [
-            self.window_probabilities(window_range(samples, spec, a, min(a + CHUNK_WINDOWS, n)))
-            for a in range(0, n, CHUNK_WINDOWS)
-        ]
-        levels = window_levels_dbfs(samples, spec, 0, n)
-        return self.prediction(np.concatenate(probs), self._starts_s(n), waveform.duration_s, levels)
+    def analysis(
+        self, policy: VerdictPolicy | None = None, listener: Listener | None = None, record: bool = True
+    ) -> Analysis:
+        """A new analysis of one source with this model (its network, its file preset unless told)."""
+        return Analysis(self.spec, self.labels, policy or self.policy, self.window_probabilities, listener, record)
+
+    def classify(self, waveform: Waveform, policy: VerdictPolicy | None = None) -> Prediction:
+        """One signal, at any rate (resampled to the model's), through the analyser a piece at a time (memory
+        for one piece of windows only)."""
+        samples = waveform.samples
+        if waveform.rate_hz != self.spec.rate_hz:
+            samples = resample(samples, waveform.rate_hz, self.spec.rate_hz)
+        if len(samples) == 0:
+            raise AudioError(waveform.source or "audio", "contains no audio samples")
+        analysis = self.analysis(policy)
+        piece = CHUNK_WINDOWS * self.spec.hop_samples
+        for a in range(0, len(samples), piece):
+            analysis.feed(samples[a : a + piece])
+        feats = analysis.take_end()
+        if len(feats):
+            analysis.give(self.window_probabilities(feats))
+        return analysis.finish(waveform.duration_s)
 
     def load(self, path: str | os.PathLike) -> Waveform:
         return load_audio(path, self.spec.rate_hz)
@@ -171,14 +118,13 @@ class Classifier:
     ) -> Iterator[FileResult]:
         """Classify many files, in order; a file that fails gives a `FileResult` with `error`.
 
-        A pipeline: files are decoded ahead on `workers` threads; while a file decodes, its windows are cut in
-        pieces of `CHUNK_WINDOWS` on `workers` other threads as soon as their samples are in; this thread runs
-        the network on up to `BATCH_WINDOWS` windows at a time, across files. Memory: the files decoded ahead
-        and a few pieces of windows per file, never all the windows of a long file."""
+        A pipeline: files are decoded ahead on `workers` threads, each file's windows cut by its analysis
+        (`core.analysis`) block by block as the samples come in, handed over in pieces of `CHUNK_WINDOWS`; this
+        thread runs the network on up to `BATCH_WINDOWS` windows at a time, across files. Memory: the files
+        decoded ahead and a few pieces of windows per file, never all the windows of a long file."""
         paths = [Path(p) for p in paths]
         stop = threading.Event()
         decoders = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode")
-        cutters = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="windows")
         ahead = max(4, 2 * workers)
         jobs: deque[_FileJob] = deque()  # submitted, in order
         waiting: deque[_FileJob] = deque()  # every piece taken, not yet reported
@@ -197,8 +143,8 @@ class Classifier:
         try:
             while jobs or next_index < len(paths):
                 while next_index < len(paths) and len(jobs) < ahead:
-                    job = _FileJob(paths[next_index])
-                    job.decoding = decoders.submit(self._decode, job, cutters, stop)
+                    job = _FileJob(paths[next_index], self.analysis())
+                    job.decoding = decoders.submit(self._decode, job, stop)
                     jobs.append(job)
                     next_index += 1
                 job = jobs[0]
@@ -206,7 +152,7 @@ class Classifier:
                     self._run_batch(batch)
                     yield from report()
                 while (item := _get(job.pieces, cancel)) is not _END:
-                    batch.append((job, item.result()))
+                    batch.append((job, item))
                     job.in_batch += 1
                     job.room.release()
                     if job.pieces.empty() or sum(len(f) for _, f in batch) >= BATCH_WINDOWS:
@@ -220,40 +166,74 @@ class Classifier:
         finally:
             stop.set()
             decoders.shutdown(cancel_futures=True)
-            cutters.shutdown(cancel_futures=True)
 
-    def _decode(self, job: _FileJob, cutters: ThreadPoolExecutor, stop: threading.Event) -> None:
-        """Decode one file (on a decoder thread), handing its windows to `cutters` piece by piece as the samples
-        come in; at most `PIECES_AHEAD` pieces wait for the network at once."""
-        spec = self.spec
-        handed = 0  # windows handed over so far
+    def classify_clips(
+        self,
+        clips: Sequence[Clip],
+        progress: Callable[[int, int], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> Iterator[tuple[Clip, Prediction | None, str | None]]:
+        """Labelled clips (`core.datasets`), in order: (clip, prediction, None) or (clip, None, error). Clips on
+        disk go through the `classify_files` pipeline; clips held in memory through `classify`."""
+        on_disk = [c for c in clips if c.samples is None and c.path is not None]
+        in_memory = [c for c in clips if c.samples is not None or c.path is None]
+        done = 0
 
-        def hand_over(samples: np.ndarray, first: int, stop_index: int) -> None:
-            while not job.room.acquire(timeout=0.1):
-                if stop.is_set():
-                    raise Cancelled("classification cancelled")
-            job.pieces.put(cutters.submit(window_range, samples, spec, first, stop_index))
+        def step() -> None:
+            nonlocal done
+            done += 1
+            if progress:
+                progress(done, len(clips))
 
-        def on_block(samples: np.ndarray, filled: int) -> None:
-            nonlocal handed
+        for clip, result in zip(on_disk, self.classify_files([c.path for c in on_disk], cancel=cancel), strict=True):
+            step()
+            yield clip, result.prediction, result.error
+        for clip in in_memory:
+            if cancel and cancel():
+                raise Cancelled("classification cancelled")
+            try:
+                prediction, error = self.classify(clip.waveform(self.spec.rate_hz)), None
+            except MusicSpeechError as e:
+                prediction, error = None, str(e)
+            step()
+            yield clip, prediction, error
+
+    def _decode(self, job: _FileJob, stop: threading.Event) -> None:
+        """Decode one file (on a decoder thread); its analysis cuts the windows of each block as it comes in,
+        handed over in pieces; at most `PIECES_AHEAD` pieces wait for the network at once."""
+        analysis, piece = job.analysis, CHUNK_WINDOWS * self.spec.hop_samples
+        cut: list[np.ndarray] = []  # windows cut, not yet handed over
+        fed = 0  # samples fed to the analysis
+
+        def hand_over(last: bool = False) -> None:
+            while cut and (last or sum(len(f) for f in cut) >= CHUNK_WINDOWS):
+                feats = np.concatenate(cut) if len(cut) > 1 else cut[0]
+                cut.clear()
+                while not job.room.acquire(timeout=0.1):
+                    if stop.is_set():
+                        raise Cancelled("classification cancelled")
+                job.pieces.put(feats)
+
+        def on_block(samples: np.ndarray, filled: int, last: bool = False) -> None:
+            """The analysis takes the samples decoded so far a piece at a time (the rest at the end)."""
+            nonlocal fed
             if stop.is_set():
                 raise Cancelled("classification cancelled")
-            while window_count(filled, spec) - handed >= CHUNK_WINDOWS:
-                hand_over(samples, handed, handed + CHUNK_WINDOWS)
-                handed += CHUNK_WINDOWS
+            while filled - fed >= piece or (last and filled > fed):
+                feats = analysis.take(samples[fed : min(fed + piece, filled)])
+                fed = min(fed + piece, filled)
+                if len(feats):
+                    cut.append(feats)
+                hand_over()
 
         try:
-            waveform = load_audio(job.path, spec.rate_hz, on_block=on_block)
-            n = window_count(len(waveform.samples), spec)
-            if n == 0:  # shorter than one window: zero-padded to one
-                done: Future = Future()
-                done.set_result(waveform_windows(waveform.samples, spec)[0])
-                job.pieces.put(done)
-                n = 1
-            for a in range(handed, n, CHUNK_WINDOWS):
-                hand_over(waveform.samples, a, min(a + CHUNK_WINDOWS, n))
-            job.n_windows, job.duration_s = n, waveform.duration_s
-            job.levels = window_levels_dbfs(waveform.samples, spec, 0, n)
+            waveform = load_audio(job.path, self.spec.rate_hz, on_block=on_block)
+            on_block(waveform.samples, len(waveform.samples), last=True)
+            job.duration_s = waveform.duration_s
+            feats = analysis.take_end()
+            if len(feats):
+                cut.append(feats)
+            hand_over(last=True)
         except AudioError as e:
             job.error = str(e)
         except MemoryError:
@@ -268,11 +248,11 @@ class Classifier:
             job.pieces.put(_END)
 
     def _run_batch(self, batch: list[tuple[_FileJob, np.ndarray]]) -> None:
-        """The network on the pieces waiting, across files; each file keeps its share of the probabilities."""
+        """The network on the pieces waiting, across files; each file's analysis gets its share, in order."""
         probs = self.window_probabilities(np.concatenate([feats for _, feats in batch]))
         offset = 0
         for job, feats in batch:
-            job.probabilities.append(probs[offset : offset + len(feats)])
+            job.analysis.give(probs[offset : offset + len(feats)])
             job.in_batch -= 1
             offset += len(feats)
         batch.clear()
@@ -280,68 +260,7 @@ class Classifier:
     def _file_result(self, job: _FileJob) -> FileResult:
         if job.error is not None:
             return FileResult(job.path, error=job.error)
-        probs = np.concatenate(job.probabilities)
-        prediction = self.prediction(probs, self._starts_s(job.n_windows), job.duration_s, job.levels)
-        return FileResult(job.path, prediction=prediction)
-
-    def _starts_s(self, n_windows: int) -> np.ndarray:
-        return np.arange(n_windows, dtype=np.float64) * self.spec.hop_samples / self.spec.rate_hz
-
-    def prediction(
-        self, window_probs: np.ndarray, starts_s: np.ndarray, duration_s: float, levels_dbfs: np.ndarray
-    ) -> Prediction:
-        """The verdict policy over the windows' probabilities and levels."""
-        window_probs = np.asarray(window_probs, dtype=np.float32)
-        levels_dbfs = np.asarray(levels_dbfs, dtype=np.float32)
-        path, states = window_states(window_probs, levels_dbfs, self.labels, self.policy)
-        label, confidence, probabilities = clip_verdict(window_probs, levels_dbfs, path, self.labels, self.policy)
-        return Prediction(
-            labels=self.labels,
-            label=label,
-            confidence=confidence,
-            probabilities=probabilities.astype(np.float32),
-            window_starts_s=np.asarray(starts_s),
-            window_probabilities=window_probs,
-            window_levels_dbfs=levels_dbfs,
-            window_s=self.spec.window_s,
-            duration_s=duration_s,
-            segments=segments(window_probs, path, states, starts_s, self.spec.window_s, duration_s, self.labels),
-        )
-
-
-def segments(
-    window_probs: np.ndarray,
-    path: np.ndarray,
-    states: Sequence[str],
-    starts_s: np.ndarray,
-    window_s: float,
-    duration_s: float,
-    labels: Sequence[str],
-) -> tuple[Segment, ...]:
-    """Merge runs of windows with the same verdict (`path`: indices into `states`) into segments.
-
-    Each window speaks for the time around its centre, half way to its neighbours' centres; the first
-    segment starts at 0 and the last ends at the end of the signal.
-    """
-    n = len(window_probs)
-    if n == 0:
-        return ()
-    centres = np.asarray(starts_s) + window_s / 2
-    edges = np.minimum(np.concatenate([[0.0], (centres[1:] + centres[:-1]) / 2, [duration_s]]), duration_s)
-    change = np.flatnonzero(np.diff(path)) + 1
-    bounds = np.concatenate([[0], change, [n]])
-    out = []
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        mean = window_probs[a:b].mean(axis=0)
-        out.append(
-            Segment(
-                float(edges[a]),
-                float(edges[b]),
-                states[int(path[a])],
-                {k: float(v) for k, v in zip(labels, mean, strict=True)},
-            )
-        )
-    return tuple(out)
+        return FileResult(job.path, prediction=job.analysis.finish(job.duration_s))
 
 
 _END = object()  # after a file's last piece
@@ -349,18 +268,16 @@ _END = object()  # after a file's last piece
 
 @dataclass(eq=False)
 class _FileJob:
-    """One file in `classify_files`: decoded on a decoder thread, its windows cut in pieces as the samples come
-    in (`pieces`: futures in order, then `_END`), their probabilities gathered for the prediction."""
+    """One file in `classify_files`: decoded on a decoder thread, its windows cut by its analysis in pieces as the
+    samples come in (`pieces`: arrays of windows in order, then `_END`), their probabilities given back to it."""
 
     path: Path
+    analysis: Analysis
     pieces: queue.Queue = field(default_factory=queue.Queue)
     room: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(PIECES_AHEAD))
     decoding: Future | None = None
     in_batch: int = 0  # pieces waiting in the batch for the network
-    probabilities: list[np.ndarray] = field(default_factory=list)
-    n_windows: int = 0
     duration_s: float = 0.0
-    levels: np.ndarray | None = None  # each window's level, dBFS
     error: str | None = None
 
 

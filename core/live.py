@@ -5,9 +5,9 @@
       ─> LiveAnalyzer: frames (the one feature implementation) ─> a verdict every hop ─> segments ─> listener
 
 `LiveAnalyzer` has no devices and no threads: `LiveSession` drives it from a microphone, tests and benchmarks
-drive it from files. Frames are computed once, as the samples arrive, by the same function as for files, and a
-verdict's model windows are views of the latest frames: the windows file inference would cut at those positions
-(to float32 rounding: BLAS may round the last bit differently for other block sizes).
+drive it from files. It is the one analyser (`core.analysis`) with the model's live preset: the same frames,
+windows and levels as for files (the windows file inference would cut at those positions, to float32 rounding),
+a verdict every hop by the same policy class (`core.verdict`).
 """
 
 from __future__ import annotations
@@ -18,19 +18,19 @@ import os
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import soxr
 
+from core.analysis import Listener, Segment, Verdict
 from core.atomic import append_whole
 from core.audio import Waveform
 from core.devices import DeviceError, Microphone, rescan
 from core.errors import MusicSpeechError, save_error
-from core.features import frame_features, windows
-from core.verdict import FILE_POLICY, NOISE, SILENCE
+from core.verdict import LIVE_POLICY, SILENCE, VerdictPolicy
 
 if TYPE_CHECKING:
     from core.inference import Classifier
@@ -38,17 +38,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class LiveSettings:
-    """How the live verdict is made. A verdict looks at the last `window_s` of audio (the mean of the model's
-    windows inside it) and is made every `hop_s`; it changes to another class only when that class leads by
-    `switch_margin`; audio quieter than `silence_dbfs` is called silence, and a window with `edge_s` or more of
-    silence at either end keeps the verdict before it: to the model, sound starting or ending next to silence
-    looks like speech (pauses inside the window are left to the model)."""
+    """How the microphone is listened to. A verdict looks at the last `window_s` of audio (the mean of the model's
+    windows inside it, one every hop) and is made every `hop_s`; how it decides (switch margin, silence gate,
+    silent edges) is the model's live preset (`core.verdict.LIVE_POLICY` unless the model carries its own)."""
 
-    window_s: float = 1.0
-    hop_s: float = 0.1
-    switch_margin: float = 0.5
-    silence_dbfs: float = FILE_POLICY.silence_dbfs  # the same threshold as for files
-    edge_s: float = 0.05  # this much silence at either end of the window: sound starts or ends there
+    window_s: float = LIVE_POLICY.window_s
+    hop_s: float = LIVE_POLICY.hop_s
     keep_s: float = 120.0  # rolling buffer for "save the last N seconds"
 
     @property
@@ -64,53 +59,15 @@ class LiveSettings:
         if not 0 < self.hop_s <= self.window_s:
             raise ValueError("the hop must be positive and no longer than the window")
 
-
-@dataclass(frozen=True)
-class Verdict:
-    """The verdict on the audio from `start_s` to `end_s` (seconds of audio since the start)."""
-
-    start_s: float
-    end_s: float
-    label: str  # a model label, or SILENCE
-    probabilities: dict[str, float]
-    level_dbfs: float
-
-    @property
-    def confidence(self) -> float:
-        return self.probabilities.get(self.label, 1.0)
+    def policy(self, preset: VerdictPolicy = LIVE_POLICY) -> VerdictPolicy:
+        """The live preset with this window and hop."""
+        return replace(preset, causal=True, window_s=self.window_s, hop_s=self.hop_s)
 
 
-@dataclass(frozen=True)
-class LiveSegment:
-    """A run of verdicts with the same label. Its boundaries are the centres of the windows where the verdict
-    changed."""
-
-    start_s: float
-    end_s: float
-    label: str
-    probabilities: dict[str, float]  # mean over the segment's verdicts
-
-    def to_dict(self) -> dict:
-        return {
-            "start_s": round(self.start_s, 3),
-            "end_s": round(self.end_s, 3),
-            "label": self.label,
-            "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
-        }
-
-
-class LiveListener:
-    """Receives what the live loop finds. Every method is optional; all are called on the live worker thread
-    (`LiveSession`) or the caller's thread (`LiveAnalyzer.feed`), so a GUI must hand them over to its own."""
-
-    def frames(self, feats: np.ndarray, levels_dbfs: np.ndarray) -> None:
-        """New feature frames (n, bins) in the model's features, and each frame's level."""
-
-    def verdict(self, verdict: Verdict) -> None:
-        """A verdict was made (every hop)."""
-
-    def segment(self, segment: LiveSegment) -> None:
-        """The verdict changed: the segment that just ended (and the last one, when the session stops)."""
+class LiveListener(Listener):
+    """Receives what the live loop finds (`core.analysis.Listener`: frames, verdicts, segments) and the device's
+    problems. Every method is optional; all are called on the live worker thread (`LiveSession`) or the caller's
+    thread (`LiveAnalyzer.feed`), so a GUI must hand them over to its own."""
 
     def problem(self, message: str) -> None:
         """The device went away; the session keeps trying to reopen it."""
@@ -120,141 +77,31 @@ class LiveListener:
 
 
 class LiveAnalyzer:
-    """Samples at the model's rate in, frames, verdicts and segments out (through `listener`)."""
+    """Samples at the model's rate in, frames, verdicts and segments out (through `listener`): the analyser
+    (`core.analysis.Analysis`) with the model's live preset, keeping no history (it may run for hours)."""
 
     def __init__(self, classifier: Classifier, settings: LiveSettings, listener: LiveListener | None = None):
-        spec = classifier.spec
-        settings.check(spec.window_s)
-        self.classifier, self.settings, self.spec = classifier, settings, spec
+        settings.check(classifier.spec.window_s)
+        self.classifier, self.settings, self.spec = classifier, settings, classifier.spec
         self.listener = listener or LiveListener()
-        self.window_frames = 1 + (int(round(settings.window_s * spec.rate_hz)) - spec.frame_length) // spec.frame_step
-        self.hop_frames = max(1, int(round(settings.hop_s * spec.rate_hz / spec.frame_step)))
-        self.frames_done = 0  # frames computed since the start: the analyzer's clock
-        self.verdicts = 0
-        self._pending = np.zeros(0, np.float32)  # samples not yet in a complete frame
-        self._recent = np.zeros((0, spec.n_bins), np.float32)  # the last `window_frames` frames
-        self._recent_power = np.zeros(0, np.float32)  # their mean squared samples
-        self._next_verdict = self.window_frames  # the frame count at which the next verdict is due
-        self._label: str | None = None
-        self._segment: tuple[float, np.ndarray, int] | None = None  # (start_s, sum of probabilities, verdicts)
-        self._last_end_s = 0.0
+        self.analysis = classifier.analysis(settings.policy(classifier.live_policy), self.listener, record=False)
 
-    def seconds(self, frames: int) -> float:
-        """Audio time at the end of frame `frames - 1`."""
-        if frames <= 0:
-            return 0.0
-        return ((frames - 1) * self.spec.frame_step + self.spec.frame_length) / self.spec.rate_hz
+    @property
+    def verdicts(self) -> int:
+        return self.analysis.verdicts
+
+    @property
+    def frames_done(self) -> int:
+        """Frames computed since the start: the analyzer's clock."""
+        return self.analysis.stream.n_frames
 
     def feed(self, samples: np.ndarray) -> None:
         """Take the next samples (mono float32 at the model's rate), of any length."""
-        spec = self.spec
-        self._pending = np.concatenate([self._pending, np.asarray(samples, np.float32)])
-        n = max(0, (len(self._pending) - spec.frame_length) // spec.frame_step + 1)  # complete frames
-        if n == 0:
-            return
-        used = self._pending[: (n - 1) * spec.frame_step + spec.frame_length]
-        feats = frame_features(used, spec)
-        framed = np.lib.stride_tricks.sliding_window_view(used, spec.frame_length)[:: spec.frame_step]
-        power = np.einsum("ij,ij->i", framed, framed, dtype=np.float32) / spec.frame_length
-        self._pending = self._pending[n * spec.frame_step :]
-        self.listener.frames(feats, _dbfs(power))
-
-        recent = np.concatenate([self._recent, feats])
-        recent_power = np.concatenate([self._recent_power, power])
-        total = self.frames_done + n
-        first = total - len(recent)  # frame number of recent[0]
-        due = []
-        while self._next_verdict <= total:
-            due.append(self._next_verdict)
-            self._next_verdict += self.hop_frames
-        if due:
-            self._verdicts(due, recent, recent_power, first)
-        self._recent, self._recent_power = recent[-self.window_frames :], recent_power[-self.window_frames :]
-        self.frames_done = total
-
-    def _verdicts(self, due: list[int], recent: np.ndarray, power: np.ndarray, first: int) -> None:
-        """The verdicts at the frame counts `due`, with one model call for all their windows."""
-        spans = [(end - self.window_frames - first, end - first) for end in due]
-        parts = [windows(recent[a:b], self.spec) for a, b in spans]
-        probs = self.classifier.window_probabilities(np.ascontiguousarray(np.concatenate(parts)))
-        offset = 0
-        labels = self.classifier.labels
-        for end, (a, b), part in zip(due, spans, parts, strict=True):
-            mean = probs[offset : offset + len(part)].mean(axis=0)
-            offset += len(part)
-            level = float(_dbfs(np.array([power[a:b].mean()]))[0])
-            edge_s = (
-                _silent_edge(_dbfs(power[a:b]) < self.settings.silence_dbfs) * self.spec.frame_step / self.spec.rate_hz
-            )
-            verdict = Verdict(
-                (end - self.window_frames) * self.spec.frame_step / self.spec.rate_hz,
-                self.seconds(end),
-                self._decide(mean, level, edge_s),
-                {label: float(p) for label, p in zip(labels, mean, strict=True)},
-                level,
-            )
-            self.verdicts += 1
-            self.listener.verdict(verdict)
-            self._track(verdict, mean)
-
-    def _decide(self, probs: np.ndarray, level_dbfs: float, silent_edge_s: float) -> str:
-        labels = self.classifier.labels
-        if level_dbfs < self.settings.silence_dbfs:
-            return SILENCE
-        if silent_edge_s >= self.settings.edge_s and self._label is not None:
-            return self._label  # sound starting or ending inside the window: the model would call it speech
-        sounds = [i for i, label in enumerate(labels) if label != NOISE]
-        best = max(sounds, key=lambda i: probs[i])
-        held = labels.index(self._label) if self._label in labels else None
-        if NOISE in labels:  # neither music nor speech: silence, when the noise class wins as clearly as in files
-            noise = float(probs[labels.index(NOISE)])
-            clear = np.log(max(noise, 1e-9)) - FILE_POLICY.noise_cost > np.log(max(float(probs[best]), 1e-9))
-            if clear and (held is None or noise - probs[held] >= self.settings.switch_margin):
-                return SILENCE
-        share = probs[sounds] / max(float(probs[sounds].sum()), 1e-9)  # music against speech, noise left out
-        lead = share[sounds.index(best)] - share[sounds.index(held)] if held is not None else 1.0
-        if held is not None and held != best and lead < self.settings.switch_margin:
-            return self._label  # not clearly better yet: no flicker on uncertain audio
-        return labels[best]
-
-    def _track(self, verdict: Verdict, probs: np.ndarray) -> None:
-        if self._segment is None:
-            self._segment = (verdict.start_s, probs.astype(np.float64), 1)
-        elif verdict.label != self._label:
-            boundary = max(self._segment[0], (verdict.start_s + verdict.end_s) / 2)
-            self._close(boundary)
-            self._segment = (boundary, probs.astype(np.float64), 1)
-        else:
-            start, total, count = self._segment
-            self._segment = (start, total + probs, count + 1)  # a running sum: hours of one label cost nothing
-        self._label = verdict.label
-        self._last_end_s = verdict.end_s
-
-    def _close(self, end_s: float) -> None:
-        start, total, count = self._segment
-        mean = total / count
-        labels = self.classifier.labels
-        self.listener.segment(
-            LiveSegment(start, end_s, self._label, {k: float(v) for k, v in zip(labels, mean, strict=True)})
-        )
+        self.analysis.feed(samples)
 
     def finish(self) -> None:
         """End the current segment at the last verdict (when the session stops)."""
-        if self._segment is not None:
-            self._close(self._last_end_s)
-            self._segment = None
-            self._label = None
-
-
-def _silent_edge(silent: np.ndarray) -> int:
-    """The longer run of silent frames at either end of a window (pauses inside it do not count)."""
-    if silent.all():
-        return len(silent)
-    return max(int(np.argmin(silent)), int(np.argmin(silent[::-1])))
-
-
-def _dbfs(power: np.ndarray) -> np.ndarray:
-    return (10 * np.log10(np.maximum(power, 1e-12))).astype(np.float32)
+        self.analysis.close_segment()
 
 
 class RingBuffer:
@@ -310,7 +157,7 @@ class SegmentLog:
                 raise save_error(self.path, e) from e
             raise
 
-    def write(self, segment: LiveSegment) -> None:
+    def write(self, segment: Segment) -> None:
         d = segment.to_dict()
         probs = " ".join(f"{k}={v:.4f}" for k, v in d["probabilities"].items())
         self._write((time.strftime("%Y-%m-%dT%H:%M:%S"), d["start_s"], d["end_s"], d["label"], probs))
@@ -491,7 +338,7 @@ class LiveSession:
                 if "not connected" in str(e):
                     rescan()  # a device plugged in again is only listed after PortAudio scans again
 
-    def _segment(self, segment: LiveSegment) -> None:
+    def _segment(self, segment: Segment) -> None:
         with self._log_lock:
             if self._log is not None:
                 try:
@@ -518,3 +365,16 @@ class _Forward(LiveListener):
 
     def segment(self, segment):
         self.session._segment(segment)
+
+
+__all__ = [
+    "SILENCE",
+    "LiveAnalyzer",
+    "LiveListener",
+    "LiveSession",
+    "LiveSettings",
+    "RingBuffer",
+    "Segment",
+    "SegmentLog",
+    "Verdict",
+]

@@ -355,7 +355,7 @@ def train(
         embedder = Embedder.load()
     features = clip_features(train_clips, val_clips, settings, listener, cancel, cache)
     summary = features.summary
-    hop_frames = max(1, round(settings.train_hop_s * spec.rate_hz / spec.frame_step)) if settings.train_hop_s else None
+    hop_frames = spec.steps_in(settings.train_hop_s) if settings.train_hop_s else None
     x_train, y_train, _ = frame_windows(features.train, labels, spec, hop_frames)
     x_val, y_val, val_owner = frame_windows(features.val, labels, spec)
     if embedder is not None:

@@ -14,13 +14,18 @@ network cannot see or should not decide alone:
 - **The clip's label**: the label that most of the clip's sounding windows lean to (the mean of their music and
   speech probabilities); silence only when `silent_share` of the clip or more is silence.
 
-Live audio uses the same threshold for its own causal policy (`core.live.LiveSettings`).
+One policy class serves files and live audio; a preset says how it decides. The file preset (`FILE_POLICY`)
+sees the whole signal and smooths with Viterbi. The live preset (`LIVE_POLICY`) decides causally, a verdict every
+`hop_s` from the last `window_s` of audio: the same silence gate and noise rule, a change of label only when the
+new label leads by `switch_margin` (`decide`), and a window with `edge_s` of silence at either end keeps the
+verdict before it. A model may carry its own presets (`presets`); the defaults are these.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 
@@ -35,12 +40,36 @@ class VerdictPolicy:
     probability_floor: float = 1e-3  # window probabilities are clipped to this before their log is taken
     noise_cost: float = 3.0  # a model's noise class must beat music and speech by e^cost to make silence
     silent_share: float = 0.9  # a clip this much silent (or more) is called silence
+    # How verdicts are made: over the whole signal (Viterbi), or causally, a verdict every hop from the past only.
+    causal: bool = False
+    hop_s: float | None = None  # between verdicts (causal); None: the model's window hop
+    window_s: float | None = None  # audio a causal verdict looks at (the mean of the model windows in it)
+    switch_margin: float = 0.5  # causal: a change of label needs this lead (music against speech, 0..1)
+    edge_s: float = 0.05  # causal: this much silence at either end of the window keeps the verdict before it
 
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], base: VerdictPolicy | None = None) -> VerdictPolicy:
+        """A preset as a model records it; settings it does not name keep `base`'s (names it does not know are
+        left out: a newer model's extra settings)."""
+        known = {f.name for f in fields(cls)}
+        return replace(base or cls(), **{k: v for k, v in data.items() if k in known})
+
 
 FILE_POLICY = VerdictPolicy()
+LIVE_POLICY = VerdictPolicy(causal=True, hop_s=0.1, window_s=1.0)
+
+
+def presets(meta: dict[str, Any] | None) -> tuple[VerdictPolicy, VerdictPolicy]:
+    """(file preset, live preset) from a model bundle's settings (`"verdict": {"file": {...}, "live": {...}}`);
+    the defaults where it has none."""
+    verdict = (meta or {}).get("verdict") or {}
+    return (
+        VerdictPolicy.from_dict(verdict.get("file") or {}, FILE_POLICY),
+        VerdictPolicy.from_dict(verdict.get("live") or {}, LIVE_POLICY),
+    )
 
 
 def verdict_labels(model_labels: Sequence[str]) -> tuple[str, ...]:
@@ -123,3 +152,33 @@ def clip_verdict(
     best = max(candidates, key=lambda i: mean[i])
     total = float(sum(mean[i] for i in candidates)) or 1.0
     return model_labels[best], float(mean[best]) / total, mean
+
+
+def decide(
+    probs: np.ndarray,
+    level_dbfs: float,
+    silent_edge_s: float,
+    held: str | None,
+    model_labels: Sequence[str],
+    policy: VerdictPolicy,
+) -> str:
+    """A causal verdict on one window (its mean probabilities, level and silent edge), given the verdict `held`
+    before it: the silence gate and noise rule of the file verdict, and a change only on a clear lead."""
+    labels = list(model_labels)
+    if level_dbfs < policy.silence_dbfs:
+        return SILENCE
+    if silent_edge_s >= policy.edge_s and held is not None:
+        return held  # sound starting or ending inside the window: the model would call it speech
+    sounds = [i for i, label in enumerate(labels) if label != NOISE]
+    best = max(sounds, key=lambda i: probs[i])
+    held_i = labels.index(held) if held in labels else None
+    if NOISE in labels:  # neither music nor speech: silence, when the noise class wins as clearly as in files
+        noise = float(probs[labels.index(NOISE)])
+        clear = np.log(max(noise, 1e-9)) - policy.noise_cost > np.log(max(float(probs[best]), 1e-9))
+        if clear and (held_i is None or noise - probs[held_i] >= policy.switch_margin):
+            return SILENCE
+    share = probs[sounds] / max(float(probs[sounds].sum()), 1e-9)  # music against speech, noise left out
+    lead = share[sounds.index(best)] - share[sounds.index(held_i)] if held_i is not None else 1.0
+    if held_i is not None and held_i != best and lead < policy.switch_margin:
+        return held  # not clearly better yet: no flicker on uncertain audio
+    return labels[best]

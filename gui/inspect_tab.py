@@ -4,7 +4,7 @@ zoom and scroll; playback with a playhead (click or drag to seek); a recording f
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,8 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.audio import Waveform, load_audio, native_rate_hz, resample, write_wav
-from core.features import FeatureSpec, frame_features
+from core.audio import Waveform, resample, write_wav
+from core.features import FeatureSpec
+from core.inspection import DISPLAY_RATE_HZ, Inspection, inspect_audio, read_clip, spectrogram_db
 from core.paths import readable
 from gui.active_model import ActiveModel
 from gui.audio_devices import AudioDevices
@@ -35,77 +36,10 @@ from gui.time_axis import TimeAxis, clock
 if TYPE_CHECKING:
     from core.inference import Prediction
 
-DISPLAY_RATE_HZ = 16000
-PLAYBACK_MAX_RATE_HZ = 48000
-PLAYBACK_FALLBACK_RATE_HZ = 44100  # a file only ffmpeg reads: its rate is not known before decoding
-PLAYBACK_BUDGET_BYTES = 256 << 20
-"""A file plays at its own rate (up to 48 kHz) while that copy fits in this; a longer one plays the 16 kHz copy
-the tab analyses (about 20 minutes at 48 kHz, 4 hours at 16 kHz)."""
 LOW_CONFIDENCE = 0.75  # windows whose top probability is below this are marked as uncertain
-ENVELOPE_POINTS = 4000
 BAND_TEXTS = 500  # segments named in the band at most (a segment's colour says it too)
 BAND_TEXT_PIXELS = 60  # a segment narrower than this on screen shows its colour only
 TIMELINE_WIDE_PEN_WINDOWS = 1000  # up to 8 minutes: the p(speech) line 2 pixels wide; beyond, 1 pixel
-SPECTROGRAM_COLUMNS = 3000
-"""The spectrogram has at most this many columns (a 30 s clip has 2,998 frames, each its own column); a longer
-clip's frames are pooled, each column the loudest of its frames: an hour in full took 750 MB to compute and
-half a second of the GUI thread to show."""
-
-
-@dataclass(frozen=True)
-class Inspection:
-    """Everything the tab shows for one clip, computed off the GUI thread."""
-
-    waveform: Waveform
-    envelope_t: np.ndarray
-    envelope: np.ndarray  # (points, 2): min and max per bucket
-    spectrogram_db: np.ndarray  # (columns, bins)
-    column_s: float  # the time one spectrogram column spans (a frame step, or several frames pooled)
-    spec: FeatureSpec
-    prediction: Prediction | None
-    playback: Waveform  # what Play plays: the file at its own rate where that is affordable (`playback_copy`)
-
-
-def playback_copy(path: Path, analysed: Waveform) -> Waveform:
-    """The file decoded again at its own rate for listening (the 16 kHz analysis copy loses everything above
-    8 kHz), up to 48 kHz, unless that copy would exceed `PLAYBACK_BUDGET_BYTES`: then the analysis copy itself."""
-    rate = min(native_rate_hz(path) or PLAYBACK_FALLBACK_RATE_HZ, PLAYBACK_MAX_RATE_HZ)
-    if rate <= analysed.rate_hz or analysed.duration_s * rate * 4 > PLAYBACK_BUDGET_BYTES:
-        return analysed
-    return load_audio(path, rate)
-
-
-def inspect_audio(
-    waveform: Waveform, spec: FeatureSpec, classifier=None, playback: Waveform | None = None
-) -> Inspection:
-    x = waveform.samples
-    buckets = max(1, len(x) // ENVELOPE_POINTS)
-    n = len(x) // buckets
-    shaped = x[: n * buckets].reshape(n, buckets) if n else np.zeros((1, 1), np.float32)
-    envelope = np.stack([shaped.min(axis=1), shaped.max(axis=1)], axis=1)
-    envelope_t = (np.arange(len(envelope)) * buckets) / waveform.rate_hz
-    db, frames_per_column = spectrogram_db(x, spec)
-    prediction = classifier.classify(waveform) if classifier is not None else None
-    column_s = frames_per_column * spec.frame_step / spec.rate_hz
-    return Inspection(waveform, envelope_t, envelope, db, column_s, spec, prediction, playback or waveform)
-
-
-def spectrogram_db(x: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, int]:
-    """(columns, bins) dB of at most `SPECTROGRAM_COLUMNS` columns, and the frames pooled into each (their
-    maximum), computed a piece at a time: the memory of one piece of frames, not of every frame of a long clip."""
-    if len(x) < spec.frame_length:  # a clip shorter than a frame (one sample) still has a column to draw
-        x = np.pad(x, (0, spec.frame_length - len(x)))
-    n_frames = 1 + (len(x) - spec.frame_length) // spec.frame_step
-    per_column = max(1, -(-n_frames // SPECTROGRAM_COLUMNS))
-    piece = per_column * max(1, 4096 // per_column)  # frames computed at once, whole columns
-    columns = []
-    for a in range(0, n_frames, piece):
-        b = min(a + piece, n_frames)
-        feats = frame_features(x[a * spec.frame_step : (b - 1) * spec.frame_step + spec.frame_length], spec)
-        columns.append(np.maximum.reduceat(feats, np.arange(0, len(feats), per_column), axis=0))
-    feats = np.concatenate(columns)
-    db = (20 / np.log(10)) * feats if spec.kind == "logmel" else 20 * np.log10(feats + 1e-6)
-    return db.astype(np.float32), per_column
 
 
 class TimeViewBox(pg.ViewBox):
@@ -336,25 +270,23 @@ class InspectTab(QWidget):
         return FeatureSpec(kind="logmel", n_mels=128, fmin_hz=0.0, fmax_hz=8000.0)
 
     def open(self, path: Path) -> None:
-        """Decode, draw and classify `path` in the background; the tab shows it when ready."""
+        """Decode (once), draw and classify `path` in the background; the tab shows it when ready."""
         path = Path(path)
         self.path, self.take = path, None
         self.verdict.setText(f"reading {readable(path.name)}…")
-        self._inspect(lambda: load_audio(path, DISPLAY_RATE_HZ), path, lambda analysed: playback_copy(path, analysed))
+        self._inspect(lambda: read_clip(path), path)
 
     def show_recording(self, take: Waveform) -> None:
-        """Show a recording (kept at its own rate for saving) as if it were a file."""
+        """Show a recording (kept at its own rate for saving, and played as it was recorded) as if it were a file."""
         self.path, self.take = None, take
         name = Path(f"recording {time.strftime('%H:%M:%S')}")
         self.verdict.setText("analysing the recording…")
         self._inspect(
-            lambda: Waveform(resample(take.samples, take.rate_hz, DISPLAY_RATE_HZ), DISPLAY_RATE_HZ),
-            name,
-            lambda _analysed: take,  # played as it was recorded
+            lambda: (Waveform(resample(take.samples, take.rate_hz, DISPLAY_RATE_HZ), DISPLAY_RATE_HZ), take), name
         )
 
-    def _inspect(self, read, name: Path, listen) -> None:
-        """On a worker: `read()` the 16 kHz copy, draw and classify it; `listen(copy)` gives what Play plays.
+    def _inspect(self, read, name: Path) -> None:
+        """On a worker: `read()` gives (the 16 kHz copy, the copy to play); draw and classify it (`core.inspection`).
         The model in use when the worker starts classifies; one that arrives later is seen by `show_inspection`."""
         classifier = self.model.classifier
         spec = self.display_spec()
@@ -365,8 +297,8 @@ class InspectTab(QWidget):
         self.save_button.setEnabled(False)
 
         def work(ctx):
-            analysed = read()
-            return inspect_audio(analysed, spec, classifier, listen(analysed)), classifier
+            analysed, playback = read()
+            return inspect_audio(analysed, spec, classifier, playback), classifier
 
         self.task = run_task(
             work,
@@ -420,7 +352,10 @@ class InspectTab(QWidget):
             self._show_prediction(prediction, name)
 
         self.classify_task = run_task(
-            lambda ctx: classifier.classify(current.waveform), on_result=done, on_error=self.status.emit, owner=self
+            lambda ctx: classifier.classify(current.for_model(classifier.spec.rate_hz)),
+            on_result=done,
+            on_error=self.status.emit,
+            owner=self,
         )
 
     def _failed(self, message: str, name: Path) -> None:

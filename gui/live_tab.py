@@ -32,6 +32,7 @@ from core.datasets import add_to_class_folder
 from core.errors import MusicSpeechError
 from core.features import FeatureSpec, frame_features
 from core.live import SILENCE, LiveListener, LiveSettings
+from core.verdict import LIVE_POLICY
 from gui import settings as S
 from gui.active_model import ActiveModel
 from gui.audio_devices import AudioDevices
@@ -588,7 +589,7 @@ def describe_clip(clip) -> tuple[str, str | None]:
     peak_db = 20 * np.log10(max(peak, 1e-6))
     what = f"{len(x) / clip.rate_hz:.1f} s (level {level:.0f} dBFS, peak {peak_db:.0f} dBFS)"
     clipped = float(np.mean(np.abs(x) >= CLIPPED)) if len(x) else 0.0
-    if level < LiveSettings().silence_dbfs:
+    if level < LIVE_POLICY.silence_dbfs:
         return what, "are nearly silent"
     if clipped > CLIPPED_SHARE:
         return what, f"are clipped ({clipped:.1%} of the samples at full scale)"

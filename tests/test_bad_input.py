@@ -19,10 +19,10 @@ from core.audio import load_audio
 from core.errors import AudioError
 from core.features import FeatureSpec, frame_features
 from core.inference import Classifier
+from core.inspection import SPECTROGRAM_COLUMNS, spectrogram_db
 from core.paths import readable, shipped_model_path
 from gui.classify_tab import DURATION, FILE, STATUS, VERDICT
 from gui.crash_handler import CrashHandler
-from gui.inspect_tab import SPECTROGRAM_COLUMNS, spectrogram_db
 
 from .bad_input import ERROR, RESULT, build_corpus, build_hour_long
 from .conftest import GTZAN_MUSIC, GTZAN_SPEECH, REPO

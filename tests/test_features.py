@@ -3,15 +3,13 @@
 import numpy as np
 import pytest
 
+from core.analysis import WindowStream
 from core.audio import load_audio
 from core.features import (
     FeatureSpec,
     frame_features,
     mel_matrix,
     waveform_windows,
-    window_count,
-    window_range,
-    window_span_samples,
     windows,
 )
 
@@ -120,10 +118,13 @@ def test_spec_round_trips_and_rejects_nonsense():
 def test_windows_computed_piece_by_piece_are_the_whole_signals(music_clip, spec):
     x = load_audio(music_clip, spec.rate_hz).samples[: spec.rate_hz * 20 + 123]
     whole, _ = waveform_windows(x, spec)
-    assert window_count(len(x), spec) == len(whole)
-    pieces = [window_range(x, spec, a, min(a + 7, len(whole))) for a in range(0, len(whole), 7)]
+    assert spec.window_count(len(x)) == len(whole)
+    stream = WindowStream(spec)  # the analyser's cut: blocks of samples of any size
+    pieces = [
+        stream.feed(x[a : a + 7 * spec.hop_samples + 5]).feats for a in range(0, len(x), 7 * spec.hop_samples + 5)
+    ]
     np.testing.assert_allclose(np.concatenate(pieces), whole, rtol=0, atol=FLOAT32_ROUNDING)
-    span = window_span_samples(spec)
-    assert window_count(span - 1, spec) == 0 and window_count(span, spec) == 1 == len(
+    span = spec.window_span_samples
+    assert spec.window_count(span - 1) == 0 and spec.window_count(span) == 1 == len(
         windows(frame_features(x[:span], spec), spec)
     )

@@ -137,7 +137,7 @@ def test_a_row_opens_in_inspect_with_waveform_spectrogram_and_timeline(window, q
     assert shown.waveform.duration_s == pytest.approx(30.0, abs=0.01)
     assert inspect.wave_curve_max.getData()[0][-1] == pytest.approx(30.0, abs=0.05)
     image = inspect.spec_image.image
-    frames = 1 + (30 * 16000 - shown.spec.frame_length) // shown.spec.frame_step
+    frames = shown.spec.frame_count(30 * 16000)
     assert image.shape == (shown.spec.n_bins, frames)  # rows: frequency, columns: time
     assert inspect.spec_image.mapRectToParent(inspect.spec_image.boundingRect()).width() == pytest.approx(
         frames * shown.spec.frame_step / 16000, abs=0.02
@@ -292,7 +292,7 @@ def test_a_file_plays_at_its_own_rate_not_the_16_khz_copy_the_tab_analyses(
 ):
     import soundfile as sf
 
-    import gui.inspect_tab
+    import core.inspection
     from tests.test_devices import record_monitor, stop_recording
 
     inspect = window.inspect_tab
@@ -316,7 +316,7 @@ def test_a_file_plays_at_its_own_rate_not_the_16_khz_copy_the_tab_analyses(
     peak_hz = np.argmax(np.abs(np.fft.rfft(part * np.hanning(len(part))))) * 48000 / len(part)
     assert abs(peak_hz - 12000) < 50  # the 12 kHz tone itself was heard
 
-    monkeypatch.setattr(gui.inspect_tab, "PLAYBACK_BUDGET_BYTES", 48000 * 4)  # a copy at 48 kHz would not fit
+    monkeypatch.setattr(core.inspection, "PLAYBACK_BUDGET_BYTES", 48000 * 4)  # a copy at 48 kHz would not fit
     window.open_in_inspect(music_clip)
     qtbot.waitUntil(lambda: inspect.player is not None and inspect.player.rate_hz == 16000, timeout=60_000)
     assert inspect.player.samples is inspect.current.waveform.samples  # the analysed copy, no second one

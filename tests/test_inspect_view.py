@@ -48,11 +48,11 @@ def test_the_placeholder_shows_until_a_clip_is_open(window, qtbot, music_clip):
 
 
 def test_switching_the_scale_keeps_playing_and_does_not_read_the_file_again(shown, qtbot, monkeypatch):
-    import gui.inspect_tab
+    import core.inspection
 
     reads = []
-    real = gui.inspect_tab.load_audio
-    monkeypatch.setattr(gui.inspect_tab, "load_audio", lambda *a, **k: reads.append(a) or real(*a, **k))
+    real = core.inspection.load_audio
+    monkeypatch.setattr(core.inspection, "load_audio", lambda *a, **k: reads.append(a) or real(*a, **k))
     inspect = shown
     player, waveform = inspect.player, inspect.current.waveform
     inspect.wave_plot.setXRange(5, 10, padding=0)

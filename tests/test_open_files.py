@@ -101,25 +101,27 @@ def held_decoding(monkeypatch):
     is set when the real decoding is about to begin. Orders the model's arrival against it, with no sleeps."""
     import threading
 
-    import gui.inspect_tab
+    import core.inspection
 
-    real = gui.inspect_tab.load_audio
+    real = core.inspection.load_audio
 
     class Gate:
         started = threading.Event()
         go = threading.Event()
+        decoded: list = []  # the files Inspect decoded, once each
 
         def release(self):
             self.go.set()
 
     gate = Gate()
 
-    def held(*args, **kwargs):
+    def held(path, *args, **kwargs):
+        gate.decoded.append(path)
         gate.started.set()
         gate.go.wait(60)
-        return real(*args, **kwargs)
+        return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(gui.inspect_tab, "load_audio", held)
+    monkeypatch.setattr(core.inspection, "load_audio", held)
     yield gate
     gate.release()
 
@@ -152,6 +154,32 @@ def test_files_opened_while_the_model_loads_get_its_verdict(window_without_model
     assert window.inspect_tab.current is None  # still decoding when the model arrived
     held_decoding.release()
     wait_for_inspection(qtbot, window, MUSIC[0])
+    assert held_decoding.decoded == [MUSIC[0]]  # decoded once, for the picture, the sound and the model
+
+
+@pytest.mark.parametrize("when", ["before", "during", "after"])
+def test_each_file_opened_before_during_or_after_the_model_loads_shows_a_verdict(
+    window_without_model, qtbot, held_decoding, when
+):
+    """The open-files race, in all three orders, then a second file once the model is there: Inspect never stays
+    at "waiting for the model…", and each file is decoded once."""
+    window, inspect = window_without_model, window_without_model.inspect_tab
+    if when == "after":
+        load_shipped_model(qtbot, window)
+    window.open_files([SPEECH[0], MUSIC[0]])
+    assert held_decoding.started.wait(30)
+    if when == "during":
+        load_shipped_model(qtbot, window)
+    held_decoding.release()
+    if when == "before":
+        qtbot.waitUntil(lambda: inspect.current is not None, timeout=60_000)
+        assert inspect.verdict.text() == "waiting for the model…"
+        load_shipped_model(qtbot, window)
+    wait_for_inspection(qtbot, window, SPEECH[0])
+    window.open_files([SPEECH[1]])  # and the next file, with the model in place
+    qtbot.waitUntil(lambda: inspect.current.waveform.source == str(SPEECH[1]), timeout=60_000)
+    wait_for_inspection(qtbot, window, SPEECH[1])
+    assert held_decoding.decoded == [SPEECH[0], SPEECH[1]]
 
 
 def test_files_opened_after_the_model_loads_get_its_verdict(window_without_model, qtbot):

@@ -1,0 +1,152 @@
+"""The one analyser (core/analysis.py): however a signal is cut into blocks, and whether it is read as a file or
+fed as a stream, it gives the same windows, probabilities, levels and segments. Real GTZAN audio, the real shipped
+model."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from core.analysis import Analysis, WindowStream
+from core.audio import load_audio
+from core.features import FeatureSpec, waveform_windows
+from core.inference import Classifier
+from core.live import LiveAnalyzer, LiveListener, LiveSettings
+from core.paths import shipped_model_path
+from core.verdict import LIVE_POLICY, VerdictPolicy, presets
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return Classifier.from_path(shipped_model_path())
+
+
+@pytest.fixture(scope="module")
+def programme(music_clip, speech_clip, tmp_path_factory):
+    """20 s of GTZAN music followed by 20 s of GTZAN speech, at 16 kHz, as samples and as a file."""
+    x = np.concatenate(
+        [load_audio(music_clip, 16000).samples[: 20 * 16000], load_audio(speech_clip, 16000).samples[: 20 * 16000]]
+    )
+    path = tmp_path_factory.mktemp("programme") / "music then speech.wav"
+    sf.write(path, x, 16000, subtype="FLOAT")
+    return x, path
+
+
+def random_blocks(x: np.ndarray, seed: int, largest: int = 9000):
+    rng = np.random.default_rng(seed)
+    a = 0
+    while a < len(x):
+        n = int(rng.integers(1, largest)) if rng.random() > 0.05 else int(rng.integers(0, 3))  # some empty or tiny
+        yield x[a : a + n]
+        a += n
+
+
+def streamed(classifier, x, policy, seed=None, listener=None):
+    analysis = classifier.analysis(policy, listener)
+    for block in [x] if seed is None else random_blocks(x, seed):
+        analysis.feed(block)
+    feats = analysis.take_end()
+    if len(feats):
+        analysis.give(classifier.window_probabilities(feats))
+    return analysis.finish()
+
+
+def same_segments(a, b) -> None:
+    assert [(s.label, round(s.start_s, 6), round(s.end_s, 6)) for s in a.segments] == [
+        (s.label, round(s.start_s, 6), round(s.end_s, 6)) for s in b.segments
+    ]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_file_and_the_same_signal_in_random_blocks_give_the_same_analysis(classifier, programme, seed):
+    x, path = programme
+    [result] = list(classifier.classify_files([path]))  # decoded block by block, batched with the pipeline
+    as_file = result.prediction
+    fed = streamed(classifier, x, classifier.file_policy, seed)
+    assert len(as_file.window_probabilities) == len(fed.window_probabilities) == 79
+    np.testing.assert_allclose(fed.window_probabilities, as_file.window_probabilities, atol=1e-5)
+    np.testing.assert_allclose(fed.window_levels_dbfs, as_file.window_levels_dbfs, atol=1e-3)
+    np.testing.assert_array_equal(fed.window_starts_s, as_file.window_starts_s)
+    same_segments(fed, as_file)
+    assert fed.label == as_file.label and fed.duration_s == pytest.approx(as_file.duration_s)
+    assert {s.label for s in as_file.segments} >= {"music", "speech"}  # the change is there to be found
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_the_live_preset_gives_the_same_verdicts_whatever_the_block_sizes(classifier, programme, seed):
+    x, _ = programme
+
+    class Heard(LiveListener):
+        def __init__(self):
+            self.verdicts, self.segments, self.n_frames = [], [], 0
+
+        def verdict(self, v):
+            self.verdicts.append((v.label, round(v.start_s, 6), round(v.end_s, 6), round(v.level_dbfs, 2)))
+
+        def segment(self, s):
+            self.segments.append(s)
+
+        def frames(self, feats, levels):
+            self.n_frames += len(feats)
+
+    whole, pieces = Heard(), Heard()
+    one = streamed(classifier, x, classifier.live_policy, None, whole)
+    fed = streamed(classifier, x, classifier.live_policy, seed, pieces)
+    np.testing.assert_allclose(fed.window_probabilities, one.window_probabilities, atol=1e-5)
+    assert pieces.verdicts == whole.verdicts and len(whole.verdicts) == len(one.window_probabilities) == 391
+    assert pieces.n_frames == whole.n_frames == classifier.spec.frame_count(len(x))
+    same_segments(fed, one)
+    assert [s.to_dict() for s in pieces.segments] == [s.to_dict() for s in one.segments]
+
+    # the microphone's analyser is the same thing, keeping no history
+    mic = Heard()
+    analyzer = LiveAnalyzer(classifier, LiveSettings(), mic)
+    for block in random_blocks(x, seed + 10, 2000):
+        analyzer.feed(block)
+    analyzer.finish()
+    assert mic.verdicts == whole.verdicts
+    assert [s.to_dict() for s in mic.segments] == [s.to_dict() for s in one.segments]
+
+
+def test_the_stream_cuts_the_windows_the_file_features_cut(programme):
+    """WindowStream against the whole-signal features (core.features), at the spec's hop and at another."""
+    x, _ = programme
+    spec = FeatureSpec()
+    whole, _ = waveform_windows(x, spec)
+    for hop in (None, 10):
+        stream = WindowStream(spec, hop)
+        got = [stream.feed(block) for block in random_blocks(x, 7)]
+        feats = np.concatenate([w.feats for w in got])
+        assert [w.first for w in got if len(w.feats)] == sorted({w.first for w in got if len(w.feats)})
+        if hop is None:
+            np.testing.assert_allclose(feats, whole, atol=2e-5)
+            levels = np.concatenate([w.levels_dbfs for w in got])
+            spans = [
+                x[i * spec.hop_samples :][: spec.window_span_samples].astype(np.float64) for i in range(len(whole))
+            ]
+            np.testing.assert_allclose(levels, [10 * np.log10(np.mean(s**2)) for s in spans], atol=1e-3)
+        else:
+            assert len(feats) == spec.window_count(len(x), hop) == 1 + (spec.frame_count(len(x)) - 98) // 10
+            np.testing.assert_allclose(feats[::5], whole, atol=2e-5)  # every 5th window of 0.1 s is a 0.5 s window
+
+
+def test_a_signal_shorter_than_a_window_has_one_padded_window(classifier):
+    x = (0.3 * np.sin(np.arange(8000) / 5)).astype(np.float32)
+    fed = streamed(classifier, x, classifier.file_policy, seed=9)
+    assert len(fed.window_probabilities) == 1 and fed.duration_s == pytest.approx(0.5)
+    level = 10 * np.log10(np.mean(x.astype(np.float64) ** 2))
+    assert fed.window_levels_dbfs[0] == pytest.approx(level, abs=1e-3)
+    assert len(fed.segments) == 1 and fed.segments[0].end_s == pytest.approx(0.5)
+
+
+def test_presets_come_from_the_model_or_default():
+    assert presets({}) == (VerdictPolicy(), LIVE_POLICY)
+    file, live = presets({"verdict": {"file": {"switch_cost": 4.0}, "live": {"switch_margin": 0.3, "future": 1}}})
+    assert file.switch_cost == 4.0 and not file.causal
+    assert live.switch_margin == 0.3 and live.causal and live.hop_s == LIVE_POLICY.hop_s
+
+
+def test_finish_refuses_windows_without_probabilities(classifier, programme):
+    analysis = Analysis(classifier.spec, classifier.labels)
+    assert len(analysis.take(programme[0][:32000])) == 3
+    with pytest.raises(RuntimeError):
+        analysis.finish()
