@@ -30,13 +30,13 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from core.audio import Waveform  # noqa: E402
-from core.datasets import from_folder, k_folds, load_clips  # noqa: E402
-from core.inference import Classifier  # noqa: E402
-from core.model import ModelBundle  # noqa: E402
-from core.paths import shipped_model_path  # noqa: E402
-from core.recipes import RECIPES as ALL_RECIPES  # noqa: E402
-from core.training import evaluate_windows, train  # noqa: E402
+from musicspeech.core.audio import Waveform  # noqa: E402
+from musicspeech.core.datasets import from_folder, k_folds, load_clips  # noqa: E402
+from musicspeech.core.inference import Classifier  # noqa: E402
+from musicspeech.core.model import ModelBundle  # noqa: E402
+from musicspeech.core.paths import shipped_model_path  # noqa: E402
+from musicspeech.core.recipes import RECIPES as ALL_RECIPES  # noqa: E402
+from musicspeech.core.training import evaluate_windows, train  # noqa: E402
 
 RECIPES = {name: ALL_RECIPES[name] for name in ("baseline", "shipped")}  # the YAMNet one: bench/transfer.py
 
@@ -190,8 +190,8 @@ def main(argv=None) -> int:
             for kind, suffix in (("keras", ".keras"), ("tflite", ".tflite"))
         }
         if all(p.is_file() for p in exports.values()):
-            from core.export import parity
-            from core.features import frame_features, windows
+            from musicspeech.core.export import parity
+            from musicspeech.core.features import frame_features, windows
 
             bundle = models["shipped model file"].bundle
             clips = [c for c in dataset.clips if c.name.split("/")[1] in ("blues.wav", "acomic.wav")]

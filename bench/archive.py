@@ -55,11 +55,11 @@ def decoding(folder: Path, tmp: Path) -> list[list[str]]:
 
     import soundfile as sf
 
-    from core.archive import DECODER_NOISE
-    from core.audio import load_audio
-    from core.bundle import read_bundle
-    from core.paths import shipped_model_path
-    from core.quiet import filtered_stderr
+    from musicspeech.core.archive import DECODER_NOISE
+    from musicspeech.core.audio import load_audio
+    from musicspeech.core.bundle import read_bundle
+    from musicspeech.core.paths import shipped_model_path
+    from musicspeech.core.quiet import filtered_stderr
 
     rate = read_bundle(shipped_model_path()).features.rate_hz
     tape = sorted(folder.iterdir())[0]

@@ -44,7 +44,7 @@ def ensure_devset() -> Path:
 
 def labelled_files(root: Path) -> list[tuple[Path, str]]:
     """(path, label) of every clip of a class-per-folder tree, through the app's own reader."""
-    from core.datasets import from_folder
+    from musicspeech.core.datasets import from_folder
 
     return [(c.path, c.label) for c in from_folder(root).clips]
 

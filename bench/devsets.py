@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from core.audio import load_audio  # noqa: E402
-from core.augment import mix, reverberate  # noqa: E402
+from musicspeech.core.audio import load_audio  # noqa: E402
+from musicspeech.core.augment import mix, reverberate  # noqa: E402
 
 RATE = 16000
 BED_SNRS_DB = (20, 10, 5, 0)

@@ -42,7 +42,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def _kept():
-    from core.live import LiveListener
+    from musicspeech.core.live import LiveListener
 
     class Kept(LiveListener):
         def __init__(self):
@@ -60,8 +60,8 @@ def _kept():
 def joined_clips(classifier, pairs) -> dict:
     """The live analyzer (no device) on speech and music clips joined in both orders: how long after each change
     the verdict follows (audio time), and how many segments there are beyond the two true ones, per minute."""
-    from core.audio import load_audio
-    from core.live import SILENCE, LiveAnalyzer, LiveSettings
+    from musicspeech.core.audio import load_audio
+    from musicspeech.core.live import SILENCE, LiveAnalyzer, LiveSettings
 
     delays: dict[str, list[float]] = {"music": [], "speech": []}
     extra, seconds = 0, 0.0
@@ -85,8 +85,8 @@ def change_latency(classifier, changes: int, audio: VirtualAudio) -> dict:
     """Speech and music alternating every 6 s are played into the device; each change is found in the audio the
     session captured (by aligning it with what was played), and timed to the first verdict with the new label:
     in audio time, plus the processing after that audio arrived, plus the input latency PortAudio reports."""
-    from core.audio import load_audio
-    from core.live import LiveListener, LiveSession, LiveSettings
+    from musicspeech.core.audio import load_audio
+    from musicspeech.core.live import LiveListener, LiveSession, LiveSettings
 
     pieces, labels = [], []
     for i in range(changes + 1):
@@ -175,7 +175,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def load(path):
-    from core.audio import load_audio
+    from musicspeech.core.audio import load_audio
 
     return load_audio(path, RATE).samples
 
@@ -185,7 +185,7 @@ import sys, time
 from PySide6.QtWidgets import QApplication
 from PySide6.QtCore import QSettings, QTimer
 app = QApplication([])
-from gui.app import create_window, hard_exit
+from musicspeech.gui.app import create_window, hard_exit
 window = create_window(settings=QSettings(sys.argv[1], QSettings.IniFormat))
 window.tabs.setCurrentWidget(window.live_tab)
 def start():
@@ -210,7 +210,7 @@ def playhead_offsets(runs: int) -> list[float]:
 def _playhead_run(clip: np.ndarray, clicks: np.ndarray) -> list[float]:
     import sounddevice as sd
 
-    from core.devices import Player
+    from musicspeech.core.devices import Player
 
     blocks: list[tuple[float, np.ndarray]] = []
     stream = sd.InputStream(
@@ -266,8 +266,8 @@ def main() -> int:
     audio.start()
     report: dict = {"quick": args.quick}
     try:
-        from core.inference import Classifier
-        from core.paths import shipped_model_path
+        from musicspeech.core.inference import Classifier
+        from musicspeech.core.paths import shipped_model_path
 
         classifier = Classifier.from_path(shipped_model_path())
         print(f"# live ({'quick' if args.quick else 'full'})")

@@ -55,9 +55,9 @@ def child(path: str) -> None:
     sys.path.insert(0, str(ROOT))
     import numpy as np
 
-    from core.audio import Waveform
-    from core.inference import Classifier
-    from core.paths import shipped_model_path
+    from musicspeech.core.audio import Waveform
+    from musicspeech.core.inference import Classifier
+    from musicspeech.core.paths import shipped_model_path
 
     classifier = Classifier.from_path(shipped_model_path())
     rate = classifier.spec.rate_hz

@@ -46,7 +46,7 @@ import sys
 from PySide6.QtWidgets import QApplication
 from PySide6.QtCore import QSettings, QTimer
 app = QApplication([])
-from gui.app import create_window
+from musicspeech.gui.app import create_window
 window = create_window(settings=QSettings(sys.argv[1], QSettings.IniFormat))
 window.tabs.setCurrentWidget(window.live_tab)
 def start():
@@ -68,7 +68,7 @@ def rss_mb(pid: int) -> float:
 
 def programme(seconds: float) -> np.ndarray:
     """Speech and music in turn, 30 s of each, real GTZAN clips, for `seconds` (at 16 kHz)."""
-    from core.audio import load_audio
+    from musicspeech.core.audio import load_audio
 
     speech = sorted((GTZAN / "speech_wav").glob("*.wav"))
     music = sorted((GTZAN / "music_wav").glob("*.wav"))
@@ -180,9 +180,9 @@ def file_child(path: str) -> None:
     sys.path.insert(0, str(ROOT))
     from common import peak_rss_mb
 
-    from core.audio import Waveform
-    from core.inference import Classifier
-    from core.paths import shipped_model_path
+    from musicspeech.core.audio import Waveform
+    from musicspeech.core.inference import Classifier
+    from musicspeech.core.paths import shipped_model_path
 
     classifier = Classifier.from_path(shipped_model_path())
     rate = classifier.spec.rate_hz

@@ -37,7 +37,7 @@ def ensure_pool(pool: Path, quick: bool, scratch: Path) -> Path:
         print(f"building the training pool into {pool} ...", flush=True)
         subprocess.run(["bash", str(ROOT / "scripts" / "build_pool.sh"), str(pool)], check=True)
         return pool
-    from core.datasets import from_folder, k_folds
+    from musicspeech.core.datasets import from_folder, k_folds
 
     stand_in = scratch / "gtzan-as-pool"
     for clip in k_folds(from_folder(GTZAN).clips, 5, 0)[0][1]:
@@ -64,7 +64,7 @@ def dev_files(pool: Path, out: Path, quick: bool, reuse: bool = False) -> list[d
         shared = list(csv.DictReader(f))
     for r in shared[:: 12 if quick else 1]:
         rows.append({"path": str(devset / r["path"]), "label": r["label"], "category": "shared devset", "group": ""})
-    from core.datasets import from_folder, k_folds
+    from musicspeech.core.datasets import from_folder, k_folds
 
     held_out = k_folds(from_folder(GTZAN).clips, 5, 0)[0][1]
     for c in held_out[:: 8 if quick else 1]:
@@ -121,8 +121,8 @@ def main(argv=None) -> int:
             p.add_argument("--keep", type=Path, help="build the dev sets here and keep them"),
         ),
     )
-    from core.inference import Classifier
-    from core.self_test import shipped_model_path
+    from musicspeech.core.inference import Classifier
+    from musicspeech.core.self_test import shipped_model_path
 
     model = args.model or shipped_model_path()
     classifier = Classifier.from_path(model)

@@ -31,8 +31,8 @@ def child() -> None:
     from PySide6.QtCore import QEvent, QObject
     from PySide6.QtWidgets import QApplication
 
-    from gui.app import create_window
-    from gui.crash_handler import CrashHandler, setup_logging
+    from musicspeech.gui.app import create_window
+    from musicspeech.gui.crash_handler import CrashHandler, setup_logging
 
     marks: dict[str, float] = {"imported": time.monotonic()}
     app = QApplication([sys.argv[0]])

@@ -57,7 +57,7 @@ def ours(classifier, files, runs):
 
 def stages(classifier, paths):
     """Per clip, one at a time on this thread (the network on LiteRT's threads): decoding, the analyser's windows
-    (`core.analysis`) and the network (ms, median over the clips)."""
+    (`musicspeech.core.analysis`) and the network (ms, median over the clips)."""
     import numpy as np
 
     decode, features, network = [], [], []
@@ -103,10 +103,10 @@ def cv_right(report: dict, recipe: str) -> tuple[int, int] | None:
 
 
 def baseline_classifier(path, quick):
-    from core.datasets import from_folder
-    from core.inference import Classifier
-    from core.recipes import RECIPES
-    from core.training import train
+    from musicspeech.core.datasets import from_folder
+    from musicspeech.core.inference import Classifier
+    from musicspeech.core.recipes import RECIPES
+    from musicspeech.core.training import train
 
     if path and Path(path).is_file():
         return Classifier.from_path(path)
@@ -126,8 +126,8 @@ def main() -> int:
             p.add_argument("--baseline-model", type=Path, help="the seed's recipe trained on all of GTZAN"),
         ),
     )
-    from core.inference import Classifier
-    from core.paths import shipped_model_path
+    from musicspeech.core.inference import Classifier
+    from musicspeech.core.paths import shipped_model_path
 
     sets = {"GTZAN": labelled_files(GTZAN), "devset": labelled_files(ensure_devset())}
     if args.quick:

@@ -24,7 +24,7 @@ GOAL_COLD_S, GOAL_CACHED_S, TARGET = 60.0, 30.0, 0.98
 
 
 def one_run(dataset, settings, split, cache):
-    from core.training import TrainingListener, train
+    from musicspeech.core.training import TrainingListener, train
 
     marks = {"start": time.perf_counter()}
     epochs = []
@@ -60,9 +60,9 @@ def one_run(dataset, settings, split, cache):
 
 def main() -> int:
     args = arguments(__doc__.splitlines()[0])
-    from core.datasets import from_folder, k_folds
-    from core.feature_cache import FeatureCache
-    from core.recipes import SHIPPED
+    from musicspeech.core.datasets import from_folder, k_folds
+    from musicspeech.core.feature_cache import FeatureCache
+    from musicspeech.core.recipes import SHIPPED
 
     dataset = from_folder(GTZAN)
     settings = SHIPPED

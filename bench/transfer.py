@@ -3,7 +3,7 @@
     .venv/bin/python bench/transfer.py [--quick] [--json PATH] [--per-class N] [--weights FOLDER] [--pool POOL]
         [--save MODEL]
 
-The recipe a user would run on a few dozen of their own clips (core.recipes.YAMNET: YAMNet frozen, a small head
+The recipe a user would run on a few dozen of their own clips (`core.recipes.YAMNET`: YAMNet frozen, a small head
 trained on its embeddings). Trained on N clips of each class picked at random (seeded) from GTZAN; judged on
 every other GTZAN clip and, when the training pool's dev split is there (../pool/dev: packages no model here
 trained on), on its music and speech clips too, beside the shipped model on the same files. Speed: classify
@@ -24,7 +24,7 @@ POOL = Path(os.environ.get("MUSICSPEECH_POOL", ROOT.parent / "pool"))
 
 
 def pick_clips(per_class: int, seed: int = 0):
-    from core.datasets import Dataset, from_folder
+    from musicspeech.core.datasets import Dataset, from_folder
 
     data = from_folder(GTZAN)
     rng = random.Random(seed)
@@ -75,10 +75,10 @@ def main(argv=None) -> int:
         ),
     )
     os.environ["MUSICSPEECH_YAMNET_DIR"] = str(args.weights)
-    from core.inference import Classifier
-    from core.recipes import recipe_settings
-    from core.self_test import shipped_model_path
-    from core.training import train
+    from musicspeech.core.inference import Classifier
+    from musicspeech.core.recipes import recipe_settings
+    from musicspeech.core.self_test import shipped_model_path
+    from musicspeech.core.training import train
 
     per_class = 4 if args.quick else args.per_class
     dataset, held_out = pick_clips(per_class)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.features import FeatureSpec, frame_features, windows
-from core.verdict import (
+from musicspeech.core.features import FeatureSpec, frame_features, windows
+from musicspeech.core.verdict import (
     FILE_POLICY,
     SILENCE,
     VerdictPolicy,
@@ -206,7 +206,7 @@ class WindowStream:
 
 
 class Analysis:
-    """One source through the analyser, with one verdict policy (a preset of `core.verdict.VerdictPolicy`).
+    """One source through the analyser, with one verdict policy (a preset of `musicspeech.core.verdict.VerdictPolicy`).
 
     `feed(samples)` runs the network on the windows due (with `network`); a caller batching many sources calls
     `take(samples)` for the windows and hands their probabilities back in order with `give(probs)`. `finish()`

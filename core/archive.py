@@ -8,7 +8,7 @@
 - `cluster_results`: the same work as Ray tasks (`pip install musicspeech[cluster]`), each worker process
   loading the model once; a task whose worker dies is retried by Ray, and the driver writes each file once.
 
-Every result is a `core.inference.FileResult`, as the one-process CLI and the app make them.
+Every result is a `musicspeech.core.inference.FileResult`, as the one-process CLI and the app make them.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.atomic import append_whole
-from core.errors import MusicSpeechError, save_error
-from core.inference import Classifier, FileResult
-from core.quiet import DECODER_NOISE, filtered_stderr  # noqa: F401  (DECODER_NOISE: the CLI's)
+from musicspeech.core.atomic import append_whole
+from musicspeech.core.errors import MusicSpeechError, save_error
+from musicspeech.core.inference import Classifier, FileResult
+from musicspeech.core.quiet import DECODER_NOISE, filtered_stderr  # noqa: F401  (DECODER_NOISE: the CLI's)
 
 FSYNC_EVERY_S = 5.0  # the output is flushed to the OS at every row, and to the disk at most this often
 
@@ -363,7 +363,7 @@ def local_results(
                 return
             done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             if cancel and cancel():
-                from core.errors import Cancelled
+                from musicspeech.core.errors import Cancelled
 
                 raise Cancelled("classification cancelled")
             for future in done:
@@ -470,7 +470,7 @@ def cluster_results(
                 return
             done, _ = ray.wait(list(pending), num_returns=1, timeout=0.2)
             if cancel and cancel():
-                from core.errors import Cancelled
+                from musicspeech.core.errors import Cancelled
 
                 raise Cancelled("classification cancelled")
             for ref in done:

@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from core.errors import save_error
+from musicspeech.core.errors import save_error
 
 try:
     import fcntl

@@ -20,9 +20,9 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from core.atomic import atomic_path
-from core.errors import AudioError, Cancelled
-from core.quiet import DECODER_NOISE, filtered_stderr
+from musicspeech.core.atomic import atomic_path
+from musicspeech.core.errors import AudioError, Cancelled
+from musicspeech.core.quiet import DECODER_NOISE, filtered_stderr
 
 MAX_DURATION_S = 4 * 3600.0
 """Longer files are refused with a message rather than exhausting memory (4 h at 16 kHz is 920 MB)."""

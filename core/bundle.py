@@ -5,7 +5,7 @@ metrics, versions, and the SHA-256 of each network file), `model.keras` (the net
 exports) and `model.tflite` (the same network as a TensorFlow Lite flatbuffer, which `core.runtime` runs with no
 TensorFlow). This module reads and checks it, and writes it from those files' bytes (`write_bundle`):
 `core.model.ModelBundle` saves through it, and so does a `TrainedBundle`, a network trained in another process
-(`core.training_process`) handed over as those bytes, saved with no TensorFlow. A file of format 1 (no
+(`musicspeech.core.training_process`) handed over as those bytes, saved with no TensorFlow. A file of format 1 (no
 `model.tflite`) is refused in one line: reading it would need TensorFlow to convert its network.
 """
 
@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from core.atomic import atomic_path
-from core.errors import ModelError
-from core.features import FeatureSpec
-from core.recipes import ModelConfig
+from musicspeech.core.atomic import atomic_path
+from musicspeech.core.errors import ModelError
+from musicspeech.core.features import FeatureSpec
+from musicspeech.core.recipes import ModelConfig
 
 BUNDLE_FORMAT = "musicspeech-model"
 BUNDLE_VERSION = 2
@@ -66,7 +66,7 @@ class BundleFile:
 @dataclass
 class TrainedBundle:
     """A network trained in another process, as the bytes of the files a bundle holds, with its settings: saved
-    (`save`) and classified with (`core.inference.Classifier`) without TensorFlow."""
+    (`save`) and classified with (`musicspeech.core.inference.Classifier`) without TensorFlow."""
 
     labels: tuple[str, ...]
     features: FeatureSpec
@@ -99,7 +99,7 @@ def write_bundle(
     tflite: bytes,
     versions: dict[str, str],
 ) -> Path:
-    """Write a bundle of format `BUNDLE_VERSION` atomically (`core.atomic`): the file that was there stays
+    """Write a bundle of format `BUNDLE_VERSION` atomically (`musicspeech.core.atomic`): the file that was there stays
     intact if anything fails (`SaveError`)."""
     path = Path(path)
     meta = {

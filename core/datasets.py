@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import atomic_dir
-from core.audio import Waveform, load_audio, resample, to_mono_float32, write_wav
-from core.errors import AudioError, Cancelled, DatasetError, SaveError
+from musicspeech.core.atomic import atomic_dir
+from musicspeech.core.audio import Waveform, load_audio, resample, to_mono_float32, write_wav
+from musicspeech.core.errors import AudioError, Cancelled, DatasetError, SaveError
 
 AUDIO_EXTENSIONS = frozenset(
     [
@@ -95,7 +95,7 @@ class Dataset:
 
 
 def open_source(source: str | os.PathLike, cache_dir: Path | None = None) -> Dataset:
-    """A folder tree or an archive on disk (use `core.tfds_source` for tensorflow-datasets)."""
+    """A folder tree or an archive on disk (use `musicspeech.core.tfds_source` for tensorflow-datasets)."""
     path = Path(source)
     if not path.exists():
         raise DatasetError(f"{path}: no such file or folder")
@@ -130,7 +130,7 @@ def from_folder(root: str | os.PathLike) -> Dataset:
 def from_archive(archive: str | os.PathLike, cache_dir: Path | None = None) -> Dataset:
     """The original `music_speech.tar.gz` (or any .tar/.tar.gz of a class-per-folder tree), extracted once
     into the cache and read from there."""
-    from core.paths import user_cache_dir
+    from musicspeech.core.paths import user_cache_dir
 
     archive = Path(archive)
     stat = archive.stat()

@@ -19,9 +19,9 @@ from typing import Literal
 
 import numpy as np
 
-from core.audio import Waveform, resample
-from core.errors import MusicSpeechError
-from core.quiet import filtered_stderr
+from musicspeech.core.audio import Waveform, resample
+from musicspeech.core.errors import MusicSpeechError
+from musicspeech.core.quiet import filtered_stderr
 
 Kind = Literal["input", "output"]
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import write_bytes, write_text
-from core.model import ModelBundle, keras_bytes
-from core.runtime import Network
-from core.tf_runtime import keras
+from musicspeech.core.atomic import write_bytes, write_text
+from musicspeech.core.model import ModelBundle, keras_bytes
+from musicspeech.core.runtime import Network
+from musicspeech.core.tf_runtime import keras
 
 
 def preprocessing(bundle: ModelBundle) -> dict:
@@ -91,7 +91,7 @@ def parity(bundle: ModelBundle, paths: dict[str, Path], windows: np.ndarray) -> 
 
 def _yamnet_preprocessing(bundle: ModelBundle) -> dict:
     """A head on YAMNet's embeddings: the network takes YAMNet's 1,024 numbers for each window, not audio."""
-    from core.yamnet import EMBEDDING_TENSOR, LICENCE_NOTE, YAMNET_SHA256, YAMNET_URL
+    from musicspeech.core.yamnet import EMBEDDING_TENSOR, LICENCE_NOTE, YAMNET_SHA256, YAMNET_URL
 
     s = bundle.features
     return {

@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import atomic_path, remove_strays
-from core.augment import AugmentSettings
-from core.datasets import Clip, DataSummary
-from core.errors import SaveError
-from core.features import FeatureSpec
+from musicspeech.core.atomic import atomic_path, remove_strays
+from musicspeech.core.augment import AugmentSettings
+from musicspeech.core.datasets import Clip, DataSummary
+from musicspeech.core.errors import SaveError
+from musicspeech.core.features import FeatureSpec
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class FeatureCache:
     """A folder of entries, one file each: `<key>.npz`."""
 
     def __init__(self, folder: Path | None = None):
-        from core.paths import user_cache_dir
+        from musicspeech.core.paths import user_cache_dir
 
         self.folder = Path(folder) if folder is not None else user_cache_dir() / "features"
 

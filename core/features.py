@@ -128,7 +128,7 @@ class FeatureSpec:
     @property
     def model_input_shape(self) -> tuple[int, ...]:
         """Shape of one input of the bundle's own network: a window, or for yamnet YAMNet's embedding of it
-        (YAMNet itself runs before the network: `core.yamnet`)."""
+        (YAMNet itself runs before the network: `musicspeech.core.yamnet`)."""
         return (YAMNET_EMBEDDING_SIZE,) if self.kind == "yamnet" else self.window_shape
 
     @property
@@ -161,7 +161,7 @@ def frame_features(samples: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     stft: |STFT| with a periodic Hann window, as `tf.signal.stft` (the seed's features).
     logmel: log(mel(|STFT|) + log_offset), with the HTK mel scale of `tf.signal.linear_to_mel_weight_matrix`.
     yamnet: the samples themselves in blocks of `frame_step` (a window of them is one YAMNet patch, which
-    `core.yamnet` turns into an embedding: YAMNet computes its own log-mel spectrogram).
+    `musicspeech.core.yamnet` turns into an embedding: YAMNet computes its own log-mel spectrogram).
     """
     samples = np.asarray(samples, dtype=np.float32)
     n_frames = spec.frame_count(len(samples))

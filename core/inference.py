@@ -1,6 +1,6 @@
 """A classifier over a model bundle: waveforms or files in, `Prediction`s out, through the one analyser
 (`core.analysis`): each signal is cut into the bundle's windows as its samples arrive, the windows of many files
-are batched into one call of the network (its TensorFlow Lite flatbuffer, run by LiteRT: `core.runtime`; no
+are batched into one call of the network (its TensorFlow Lite flatbuffer, run by LiteRT: `musicspeech.core.runtime`; no
 TensorFlow), and the verdict policy (`core.verdict`: the model's file preset) turns the window probabilities and
 levels into the clip's label and its segments of music, speech and silence.
 Many files go through a pipeline (`Classifier.classify_files`): files are decoded block by block on their own
@@ -22,16 +22,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.analysis import Analysis, Listener, Prediction, Segment, segments
-from core.audio import Waveform, load_audio, resample
-from core.bundle import BundleFile, read_bundle
-from core.errors import AudioError, Cancelled, MusicSpeechError
-from core.runtime import network_for
-from core.verdict import VerdictPolicy, presets
+from musicspeech.core.analysis import Analysis, Listener, Prediction, Segment, segments
+from musicspeech.core.audio import Waveform, load_audio, resample
+from musicspeech.core.bundle import BundleFile, read_bundle
+from musicspeech.core.errors import AudioError, Cancelled, MusicSpeechError
+from musicspeech.core.runtime import network_for
+from musicspeech.core.verdict import VerdictPolicy, presets
 
 if TYPE_CHECKING:
-    from core.datasets import Clip
-    from core.model import ModelBundle
+    from musicspeech.core.datasets import Clip
+    from musicspeech.core.model import ModelBundle
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class FileResult:
 class Classifier:
     """Classifies waveforms and files with one model: a bundle read from its file (`core.bundle`), or one just
     trained (`core.model.ModelBundle`). Either gives its labels, features and TensorFlow Lite network; a bundle
-    may carry its verdict presets (`core.verdict.presets`), the defaults otherwise."""
+    may carry its verdict presets (`musicspeech.core.verdict.presets`), the defaults otherwise."""
 
     def __init__(self, bundle: BundleFile | ModelBundle, policy: VerdictPolicy | None = None):
         self.bundle = bundle

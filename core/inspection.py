@@ -1,5 +1,5 @@
 """One clip looked at closely (the app's Inspect tab, no Qt here): decoded once, its waveform envelope, a pooled
-spectrogram, the copy to listen to, and the model's prediction through the analyser (`core.inference`)."""
+spectrogram, the copy to listen to, and the model's prediction through the analyser (`musicspeech.core.inference`)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.audio import MAX_DURATION_S, Waveform, load_audio, native_info, resample
-from core.errors import AudioError
-from core.features import FeatureSpec, frame_features
+from musicspeech.core.audio import MAX_DURATION_S, Waveform, load_audio, native_info, resample
+from musicspeech.core.errors import AudioError
+from musicspeech.core.features import FeatureSpec, frame_features
 
 if TYPE_CHECKING:
-    from core.inference import Classifier, Prediction
+    from musicspeech.core.inference import Classifier, Prediction
 
 DISPLAY_RATE_HZ = 16000
 PLAYBACK_MAX_RATE_HZ = 48000

@@ -5,9 +5,9 @@
       ─> LiveAnalyzer: frames (the one feature implementation) ─> a verdict every hop ─> segments ─> listener
 
 `LiveAnalyzer` has no devices and no threads: `LiveSession` drives it from a microphone, tests and benchmarks
-drive it from files. It is the one analyser (`core.analysis`) with the model's live preset: the same frames,
+drive it from files. It is the one analyser (`musicspeech.core.analysis`) with the model's live preset: the same frames,
 windows and levels as for files (the windows file inference would cut at those positions, to float32 rounding),
-a verdict every hop by the same policy class (`core.verdict`).
+a verdict every hop by the same policy class (`musicspeech.core.verdict`).
 """
 
 from __future__ import annotations
@@ -25,15 +25,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import soxr
 
-from core.analysis import Listener, Segment, Verdict
-from core.atomic import append_whole
-from core.audio import Waveform
-from core.devices import DeviceError, Microphone, rescan
-from core.errors import MusicSpeechError, save_error
-from core.verdict import LIVE_POLICY, SILENCE, VerdictPolicy
+from musicspeech.core.analysis import Listener, Segment, Verdict
+from musicspeech.core.atomic import append_whole
+from musicspeech.core.audio import Waveform
+from musicspeech.core.devices import DeviceError, Microphone, rescan
+from musicspeech.core.errors import MusicSpeechError, save_error
+from musicspeech.core.verdict import LIVE_POLICY, SILENCE, VerdictPolicy
 
 if TYPE_CHECKING:
-    from core.inference import Classifier
+    from musicspeech.core.inference import Classifier
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class LiveListener(Listener):
 
 class LiveAnalyzer:
     """Samples at the model's rate in, frames, verdicts and segments out (through `listener`): the analyser
-    (`core.analysis.Analysis`) with the model's live preset, keeping no history (it may run for hours)."""
+    (`musicspeech.core.analysis.Analysis`) with the model's live preset, keeping no history (it may run for hours)."""
 
     def __init__(self, classifier: Classifier, settings: LiveSettings, listener: LiveListener | None = None):
         settings.check(classifier.spec.window_s)

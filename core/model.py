@@ -2,7 +2,7 @@
 
 `build_model` makes the seed's CNN (the TensorFlow "simple audio" recipe) from a small `ModelConfig`.
 A `ModelBundle` is the Keras network plus everything needed to use it (labels, `FeatureSpec`, settings, data
-summary, metrics, versions) in one `.msmodel` file (`core.bundle` says what it holds, and reads it without
+summary, metrics, versions) in one `.msmodel` file (`musicspeech.core.bundle` says what it holds, and reads it without
 TensorFlow for classifying). Saving is atomic and writes the network twice: `model.keras`, and `model.tflite`,
 converted here, which the classifier runs. Loading validates everything and keeps Keras `safe_mode` on, so no
 code in a model file runs.
@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from core import __version__
-from core.bundle import TrainedBundle, describe, one_line, read_bundle, write_bundle
-from core.errors import ModelError, SaveError, save_problem
-from core.features import FeatureSpec
-from core.quiet import filtered_stderr
-from core.recipes import ModelConfig
-from core.tf_runtime import keras, tf
+from musicspeech.core import __version__
+from musicspeech.core.bundle import TrainedBundle, describe, one_line, read_bundle, write_bundle
+from musicspeech.core.errors import ModelError, SaveError, save_problem
+from musicspeech.core.features import FeatureSpec
+from musicspeech.core.quiet import filtered_stderr
+from musicspeech.core.recipes import ModelConfig
+from musicspeech.core.tf_runtime import keras, tf
 
 
 def build_model(
@@ -95,7 +95,7 @@ class ModelBundle:
 
     def portable(self) -> TrainedBundle:
         """The bundle as the bytes of its network files (converted now if not yet), to hand to a process that
-        has no TensorFlow (`core.training_process`)."""
+        has no TensorFlow (`musicspeech.core.training_process`)."""
         weights = keras_bytes(self.model, self.path or Path("model.msmodel"))
         return TrainedBundle(
             self.labels, self.features, self.config, self.info, weights, self.tflite, versions(), self.path

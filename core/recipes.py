@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from core.augment import AugmentSettings
-from core.features import FeatureSpec
+from musicspeech.core.augment import AugmentSettings
+from musicspeech.core.features import FeatureSpec
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.inference import FileResult, Prediction
-from core.verdict import verdict_labels
+from musicspeech.core.inference import FileResult, Prediction
+from musicspeech.core.verdict import verdict_labels
 
 
 def csv_header(labels: Sequence[str]) -> list[str]:

@@ -18,8 +18,8 @@ import warnings
 
 import numpy as np
 
-from core.errors import ModelError
-from core.quiet import filtered_stderr
+from musicspeech.core.errors import ModelError
+from musicspeech.core.quiet import filtered_stderr
 
 _NOTICES = re.compile(r"Created TensorFlow Lite XNNPACK delegate")  # printed once per process, on fd 2
 
@@ -28,7 +28,7 @@ def _interpreter_class():
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:  # no LiteRT wheel for this system
-        from core.tf_runtime import tf
+        from musicspeech.core.tf_runtime import tf
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tf.lite.Interpreter announces its move to ai-edge-litert
@@ -82,9 +82,9 @@ class Network:
 
 def network_for(tflite: bytes, spec, n_classes: int, name: str = "the model"):
     """The network a bundle's features call for: its flatbuffer on feature windows, or for `yamnet` features
-    YAMNet's embeddings first (`core.yamnet.EmbeddingNetwork`, which needs YAMNet's downloaded weights)."""
+    YAMNet's embeddings first (`musicspeech.core.yamnet.EmbeddingNetwork`, which needs YAMNet's downloaded weights)."""
     if spec.kind == "yamnet":
-        from core.yamnet import EmbeddingNetwork
+        from musicspeech.core.yamnet import EmbeddingNetwork
 
         return EmbeddingNetwork(tflite, n_classes, name)
     return Network(tflite, spec.window_shape, n_classes, name)

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from core import __version__
-from core.datasets import from_folder
-from core.errors import ModelError
-from core.paths import resources_dir, shipped_model_path
+from musicspeech.core import __version__
+from musicspeech.core.datasets import from_folder
+from musicspeech.core.errors import ModelError
+from musicspeech.core.paths import resources_dir, shipped_model_path
 
 
 def samples_dir() -> Path:
@@ -29,7 +29,7 @@ def run_self_test(model_path: Path | None = None, samples: Path | None = None, o
     print(f"musicspeech {__version__} self-test ({where}, Python {sys.version.split()[0]})", file=out, flush=True)
 
     started_s = time.perf_counter()
-    from core.inference import Classifier  # TensorFlow loads here
+    from musicspeech.core.inference import Classifier  # TensorFlow loads here
 
     classifier = Classifier.from_path(model_path)
     print(

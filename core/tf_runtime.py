@@ -2,7 +2,7 @@
 
 TensorFlow's C++ runtime writes start-up notices (oneDNN, CUDA probing, CPU features) straight to file
 descriptor 2 before its log level applies. They mean nothing to a user, so they are filtered out
-(`core.quiet`); anything else written meanwhile (by another thread, or a real import error) is passed on.
+(`musicspeech.core.quiet`); anything else written meanwhile (by another thread, or a real import error) is passed on.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 
-from core.quiet import filtered_stderr
+from musicspeech.core.quiet import filtered_stderr
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -43,8 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.datasets import Clip, Dataset
-from core.errors import Cancelled, DatasetError, DownloadError
+from musicspeech.core.datasets import Clip, Dataset
+from musicspeech.core.errors import Cancelled, DatasetError, DownloadError
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ _PREPARED_FILES = ("dataset_info.json", "features.json")  # written last, just b
 
 def default_data_dir() -> Path:
     """Where the app keeps tensorflow-datasets' data: `<user data dir>/tensorflow_datasets`."""
-    from core.paths import user_data_dir
+    from musicspeech.core.paths import user_data_dir
 
     return user_data_dir() / "tensorflow_datasets"
 
@@ -561,7 +561,7 @@ def _first_line(text: str) -> str:
 
 def _read_prepared(prepared: Path, cancel: Callable[[], bool] | None) -> Dataset:
     """Clips from a prepared data set folder (no network; the builder's code is not needed)."""
-    from core.tf_runtime import tf  # quietly, before tensorflow-datasets imports it
+    from musicspeech.core.tf_runtime import tf  # quietly, before tensorflow-datasets imports it
 
     with _quiet_absl():
         import tensorflow_datasets as tfds

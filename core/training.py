@@ -1,11 +1,11 @@
 """Training: clips -> feature windows -> the CNN, with progress through plain callbacks and a cancel check.
 
-The split is by clip (`core.datasets`), so validation windows come from recordings the network never saw.
+The split is by clip (`musicspeech.core.datasets`), so validation windows come from recordings the network never saw.
 The evaluation gives clip accuracy (verdict = mean of the clip's window probabilities), window accuracy,
 confusion matrices and the clips it got wrong.
 
 Importing this module does not load TensorFlow (`train` does): the app's process unpickles the results of a run
-made in the training process (`core.training_process`) with these classes, and never loads TensorFlow.
+made in the training process (`musicspeech.core.training_process`) with these classes, and never loads TensorFlow.
 """
 
 from __future__ import annotations
@@ -20,18 +20,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.audio import Waveform
-from core.augment import AugmentSettings, Beds, augment
-from core.datasets import Clip, Dataset, DataSummary, LoadedClip, load_clips, split_train_val, summarize
-from core.errors import Cancelled, DatasetError
-from core.feature_cache import ClipFeatures, FeatureCache
-from core.features import YAMNET_EMBEDDING_SIZE, FeatureSpec, frame_features, windows
-from core.recipes import TrainSettings
-from core.verdict import NOISE
+from musicspeech.core.audio import Waveform
+from musicspeech.core.augment import AugmentSettings, Beds, augment
+from musicspeech.core.datasets import Clip, Dataset, DataSummary, LoadedClip, load_clips, split_train_val, summarize
+from musicspeech.core.errors import Cancelled, DatasetError
+from musicspeech.core.feature_cache import ClipFeatures, FeatureCache
+from musicspeech.core.features import YAMNET_EMBEDDING_SIZE, FeatureSpec, frame_features, windows
+from musicspeech.core.recipes import TrainSettings
+from musicspeech.core.verdict import NOISE
 
 if TYPE_CHECKING:
-    from core.bundle import TrainedBundle
-    from core.model import ModelBundle
+    from musicspeech.core.bundle import TrainedBundle
+    from musicspeech.core.model import ModelBundle
 
 CancelCheck = Callable[[], bool]
 
@@ -350,7 +350,7 @@ def train(
 
     embedder = None
     if spec.kind == "yamnet":  # a head on YAMNet's embeddings: its weights must be there (ModelError if not)
-        from core.yamnet import Embedder
+        from musicspeech.core.yamnet import Embedder
 
         embedder = Embedder.load()
     features = clip_features(train_clips, val_clips, settings, listener, cancel, cache)
@@ -364,8 +364,8 @@ def train(
     if len(x_train) == 0 or (val_clips and len(x_val) == 0):
         raise DatasetError("no usable audio on one side of the split (all clips unreadable or empty)")
 
-    from core.model import ModelBundle, build_model
-    from core.tf_runtime import keras
+    from musicspeech.core.model import ModelBundle, build_model
+    from musicspeech.core.tf_runtime import keras
 
     keras.utils.set_random_seed(settings.seed)
     model = build_model(settings.model, spec, len(labels), float(x_train.mean()), float(x_train.var()))

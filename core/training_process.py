@@ -35,10 +35,10 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from core.datasets import Dataset, DataSummary
-from core.errors import Cancelled, MusicSpeechError
-from core.recipes import TrainSettings
-from core.training import TrainingListener, TrainResult
+from musicspeech.core.datasets import Dataset, DataSummary
+from musicspeech.core.errors import Cancelled, MusicSpeechError
+from musicspeech.core.recipes import TrainSettings
+from musicspeech.core.training import TrainingListener, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +61,13 @@ def load_source(
     """The data set `source` names: `TFDS` (GTZAN through tensorflow-datasets, downloaded if need be, with
     `listener.stage("downloading", done, total)`), or a folder or archive on disk."""
     if source == TFDS:
-        from core import tfds_source
+        from musicspeech.core import tfds_source
 
         listener = listener or TrainingListener()
         return tfds_source.load_gtzan(
             progress=lambda done, total: listener.stage("downloading", done, total or 0), cancel=cancel
         )
-    from core.datasets import open_source
+    from musicspeech.core.datasets import open_source
 
     return open_source(source)
 
@@ -210,11 +210,11 @@ def _child_main(source: str, settings: TrainSettings, conn, stop) -> None:
         return stop.is_set() or sender.gone
 
     try:  # everything inside: whatever happens, the parent hears it in one line
-        from core.feature_cache import FeatureCache
-        from core.training import train
+        from musicspeech.core.feature_cache import FeatureCache
+        from musicspeech.core.training import train
 
         if settings.features.kind == "yamnet":  # YAMNet's weights first, once
-            from core.yamnet import download_weights, have_weights
+            from musicspeech.core.yamnet import download_weights, have_weights
 
             if not have_weights():
                 download_weights(progress=lambda d, t: sender.stage("downloading YAMNet", d, t or 0), cancel=cancelled)

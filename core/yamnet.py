@@ -14,7 +14,7 @@ it is checked against its SHA-256 whatever the URL. Its embedding is the interme
 
 The download: progress, cancel, a resumed or clean restart (an unfinished download is kept as
 `yamnet.tflite.download` and continued with an HTTP range request when the server allows it), the SHA-256
-checked before the file is put in place atomically (`core.atomic`), and one plain line when it fails.
+checked before the file is put in place atomically (`musicspeech.core.atomic`), and one plain line when it fails.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import atomic_path
-from core.errors import Cancelled, DownloadError, ModelError
-from core.features import YAMNET_EMBEDDING_SIZE, YAMNET_PATCH_SAMPLES
-from core.quiet import filtered_stderr
-from core.runtime import _NOTICES, Network, _interpreter_class
+from musicspeech.core.atomic import atomic_path
+from musicspeech.core.errors import Cancelled, DownloadError, ModelError
+from musicspeech.core.features import YAMNET_EMBEDDING_SIZE, YAMNET_PATCH_SAMPLES
+from musicspeech.core.quiet import filtered_stderr
+from musicspeech.core.runtime import _NOTICES, Network, _interpreter_class
 
 YAMNET_URL = (
     "https://github.com/Jaskaran197/Speaker-Detector/raw/4ec29b6938f1051fe36b46786f8d486d8b74a38e/yamnet.tflite"
@@ -58,7 +58,7 @@ def weights_dir() -> Path:
     override = os.environ.get("MUSICSPEECH_YAMNET_DIR")
     if override:
         return Path(override)
-    from core.paths import user_data_dir
+    from musicspeech.core.paths import user_data_dir
 
     return user_data_dir() / "yamnet"
 
@@ -118,7 +118,7 @@ def _fetch(
     url: str, partial: Path, progress: ProgressFn | None, cancel: Callable[[], bool] | None, timeout_s: float
 ) -> None:
     """Download `url` into `partial`, continuing what is there when the server takes a range request."""
-    from core.tfds_source import _network_reason  # the GTZAN download's plain words for network failures
+    from musicspeech.core.tfds_source import _network_reason  # the GTZAN download's plain words for network failures
 
     have = partial.stat().st_size if partial.is_file() else 0
     headers = {"User-Agent": "musicspeech"}
@@ -194,7 +194,7 @@ def missing_weights_message(folder: Path | None = None) -> str:
 
 class Embedder:
     """(n, 15600) float32 patches of 16 kHz audio -> (n, 1024) YAMNet embeddings, in LiteRT (one patch per call:
-    this conversion has a fixed batch of 1). One interpreter per thread, as `core.runtime.Network`."""
+    this conversion has a fixed batch of 1). One interpreter per thread, as `musicspeech.core.runtime.Network`."""
 
     def __init__(self, tflite: bytes):
         self.tflite = tflite
@@ -261,7 +261,7 @@ def _shared(data: bytes) -> Embedder:
 
 class EmbeddingNetwork:
     """A yamnet bundle's network: (n, frames, bins) windows of the waveform -> YAMNet embeddings -> the head ->
-    (n, classes) probabilities. The same call as `core.runtime.Network`."""
+    (n, classes) probabilities. The same call as `musicspeech.core.runtime.Network`."""
 
     def __init__(self, head_tflite: bytes, n_classes: int, name: str = "the model", embedder: Embedder | None = None):
         self.head = Network(head_tflite, (YAMNET_EMBEDDING_SIZE,), n_classes, name)

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from gui.tasks import run_task
+from musicspeech.gui.tasks import run_task
 
 if TYPE_CHECKING:
-    from core.inference import Classifier
+    from musicspeech.core.inference import Classifier
 
 
 class ActiveModel(QObject):
@@ -33,8 +33,8 @@ class ActiveModel(QObject):
         self.loading.emit(path.name)
 
         def work(ctx):
-            from core.errors import MusicSpeechError
-            from core.inference import Classifier  # LiteRT, and the file read: not on the GUI thread
+            from musicspeech.core.errors import MusicSpeechError
+            from musicspeech.core.inference import Classifier  # LiteRT, and the file read: not on the GUI thread
 
             try:
                 return Classifier.from_path(path), path, None

@@ -12,13 +12,13 @@ from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
-from core.paths import resources_dir, shipped_model_path
-from gui import settings as S
-from gui.active_model import ActiveModel
-from gui.crash_handler import CrashHandler, setup_logging
-from gui.main_thread_gc import collect_on_the_gui_thread
-from gui.main_window import MainWindow
-from gui.tasks import cancel_all, finish_saves, finish_tasks
+from musicspeech.core.paths import resources_dir, shipped_model_path
+from musicspeech.gui import settings as S
+from musicspeech.gui.active_model import ActiveModel
+from musicspeech.gui.crash_handler import CrashHandler, setup_logging
+from musicspeech.gui.main_thread_gc import collect_on_the_gui_thread
+from musicspeech.gui.main_window import MainWindow
+from musicspeech.gui.tasks import cancel_all, finish_saves, finish_tasks
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def model_to_load(settings: QSettings) -> Path:
 def create_window(paths: Sequence[str] = (), settings: QSettings | None = None) -> MainWindow:
     """The main window, shown, with the model loading in the background and `paths` opened. The window is on
     screen before the charts' library (pyqtgraph) is even imported: the tabs with charts are built just after
-    its first paint (gui.main_window)."""
+    its first paint (musicspeech.gui.main_window)."""
     collect_on_the_gui_thread()  # before any worker starts: Qt objects must never be freed on a worker
     model = ActiveModel()
     window = MainWindow(model, settings)
@@ -99,7 +99,7 @@ def main(argv: Sequence[str] = ()) -> int:
 def shut_down() -> bool:
     """Stop the work still going on when the window has closed: the training process is ended, running tasks are
     cancelled, files being saved are finished. False if a task did not end in time."""
-    training = sys.modules.get("core.training_process")  # loaded with the Train tab, not at start-up
+    training = sys.modules.get("musicspeech.core.training_process")  # loaded with the Train tab, not at start-up
     if training is not None:
         training.stop_all()
     cancel_all()

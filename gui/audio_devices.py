@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
-from gui import settings as S
-from gui.tasks import run_task
+from musicspeech.gui import settings as S
+from musicspeech.gui.tasks import run_task
 
 
 class AudioDevices(QObject):
@@ -18,7 +18,7 @@ class AudioDevices(QObject):
     def __init__(self, settings: QSettings, parent: QObject | None = None):
         super().__init__(parent)
         self.settings = settings
-        self.inputs: list = []  # core.devices.Device, default first
+        self.inputs: list = []  # musicspeech.core.devices.Device, default first
         self.outputs: list = []
         self.input_name: str | None = S.AUDIO_INPUT.read(settings) or None
         self.output_name: str | None = S.AUDIO_OUTPUT.read(settings) or None
@@ -30,7 +30,7 @@ class AudioDevices(QObject):
             return
 
         def work(_ctx):
-            from core import devices
+            from musicspeech.core import devices
 
             if rescan:
                 devices.rescan()

@@ -25,17 +25,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.atomic import write_text
-from core.datasets import expand_paths
-from core.paths import readable
-from gui.active_model import ActiveModel
-from gui.label_colors import label_color
-from gui.settings import open_settings
-from gui.tasks import run_task
-from gui.widgets import AUDIO_FILTER, MessageLabel, remember_folder, start_folder
+from musicspeech.core.atomic import write_text
+from musicspeech.core.datasets import expand_paths
+from musicspeech.core.paths import readable
+from musicspeech.gui.active_model import ActiveModel
+from musicspeech.gui.label_colors import label_color
+from musicspeech.gui.settings import open_settings
+from musicspeech.gui.tasks import run_task
+from musicspeech.gui.widgets import AUDIO_FILTER, MessageLabel, remember_folder, start_folder
 
 if TYPE_CHECKING:
-    from core.inference import FileResult
+    from musicspeech.core.inference import FileResult
 
 COLUMNS = ["File", "Folder", "Duration", "Verdict", "Confidence", "Speech", "Music", "Silence", "Segments", "Status"]
 FILE, FOLDER, DURATION, VERDICT, CONFIDENCE = range(5)
@@ -324,7 +324,7 @@ class ClassifyTab(QWidget):
         """Write the results (in table order) as per-file CSV, per-segment CSV, JSON, or Audacity label tracks
         (one per audio file, named after the name chosen and the audio file: `core.reports.audacity_label_paths`),
         atomically, on a worker. Returns the task; the status line says what was written and where, or why not."""
-        from core.reports import audacity_label_paths, audacity_labels, files_csv, files_json, segments_csv
+        from musicspeech.core.reports import audacity_label_paths, audacity_labels, files_csv, files_json, segments_csv
 
         ordered = [self.results[p] for p in sorted(self.rows, key=self.rows.get) if p in self.results]
         labels = self.model.classifier.labels if self.model.classifier else ("music", "speech")

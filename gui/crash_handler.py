@@ -13,8 +13,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from core.errors import save_error
-from core.paths import user_log_dir
+from musicspeech.core.errors import save_error
+from musicspeech.core.paths import user_log_dir
 
 log = logging.getLogger("musicspeech")
 

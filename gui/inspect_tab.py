@@ -23,18 +23,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.audio import Waveform, resample, write_wav
-from core.features import FeatureSpec
-from core.inspection import DISPLAY_RATE_HZ, Inspection, inspect_audio, read_clip, spectrogram_db
-from core.paths import readable
-from gui.active_model import ActiveModel
-from gui.audio_devices import AudioDevices
-from gui.label_colors import LABEL_COLORS, label_color
-from gui.tasks import run_task
-from gui.time_axis import TimeAxis, clock
+from musicspeech.core.audio import Waveform, resample, write_wav
+from musicspeech.core.features import FeatureSpec
+from musicspeech.core.inspection import DISPLAY_RATE_HZ, Inspection, inspect_audio, read_clip, spectrogram_db
+from musicspeech.core.paths import readable
+from musicspeech.gui.active_model import ActiveModel
+from musicspeech.gui.audio_devices import AudioDevices
+from musicspeech.gui.label_colors import LABEL_COLORS, label_color
+from musicspeech.gui.tasks import run_task
+from musicspeech.gui.time_axis import TimeAxis, clock
 
 if TYPE_CHECKING:
-    from core.inference import Prediction
+    from musicspeech.core.inference import Prediction
 
 LOW_CONFIDENCE = 0.75  # windows whose top probability is below this are marked as uncertain
 BAND_TEXTS = 500  # segments named in the band at most (a segment's colour says it too)
@@ -449,7 +449,7 @@ class InspectTab(QWidget):
 
     # playback --------------------------------------------------------------------------------------------
     def _new_player(self, waveform: Waveform) -> None:
-        from core.devices import Player  # PortAudio loads on first play, not at start-up
+        from musicspeech.core.devices import Player  # PortAudio loads on first play, not at start-up
 
         self.stop()
         if self.player is not None:
@@ -460,7 +460,7 @@ class InspectTab(QWidget):
         self._set_playhead(0.0)
 
     def toggle_play(self) -> None:
-        from core.devices import DeviceError
+        from musicspeech.core.devices import DeviceError
 
         if self.player is None:
             return
@@ -552,7 +552,7 @@ class InspectTab(QWidget):
         name = self.devices.input_name
 
         def work(_ctx):
-            from core.devices import Recorder
+            from musicspeech.core.devices import Recorder
 
             recorder = Recorder(name)
             recorder.start()

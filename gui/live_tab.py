@@ -27,19 +27,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.audio import write_wav
-from core.datasets import add_to_class_folder
-from core.errors import MusicSpeechError
-from core.features import FeatureSpec, frame_features
-from core.live import SILENCE, LiveListener, LiveSettings
-from core.verdict import LIVE_POLICY
-from gui import settings as S
-from gui.active_model import ActiveModel
-from gui.audio_devices import AudioDevices
-from gui.label_colors import LABEL_COLORS, OTHER_COLOR
-from gui.settings import open_settings
-from gui.tasks import run_task
-from gui.time_axis import TimeAxis
+from musicspeech.core.audio import write_wav
+from musicspeech.core.datasets import add_to_class_folder
+from musicspeech.core.errors import MusicSpeechError
+from musicspeech.core.features import FeatureSpec, frame_features
+from musicspeech.core.live import SILENCE, LiveListener, LiveSettings
+from musicspeech.core.verdict import LIVE_POLICY
+from musicspeech.gui import settings as S
+from musicspeech.gui.active_model import ActiveModel
+from musicspeech.gui.audio_devices import AudioDevices
+from musicspeech.gui.label_colors import LABEL_COLORS, OTHER_COLOR
+from musicspeech.gui.settings import open_settings
+from musicspeech.gui.tasks import run_task
+from musicspeech.gui.time_axis import TimeAxis
 
 SPECTROGRAM_S = 10.0  # seconds of spectrogram on screen
 YAMNET_DRAWN = FeatureSpec(kind="logmel", frame_length=120, frame_step=120, fft_length=256, window_s=0.975)
@@ -309,7 +309,7 @@ class LiveTab(QWidget):
         log_path = self.log_path if self.log_box.isChecked() and self.log_path else None
 
         def work(_ctx):
-            from core.live import LiveSession
+            from musicspeech.core.live import LiveSession
 
             session = LiveSession(classifier, settings, device, inbox)
             session.start()

@@ -7,7 +7,7 @@ freeing an old window's QActions while the GUI thread deleted widgets). So autom
 and a timer on the GUI thread collects instead, generation by generation as the interpreter's own thresholds
 say (the approach of calibre's GarbageCollector).
 
-Kept after training moved to a process of its own (`core.training_process`): the cause was never TensorFlow
+Kept after training moved to a process of its own (`musicspeech.core.training_process`): the cause was never TensorFlow
 but Qt objects in reference cycles freed by whichever thread collects, and workers still allocate (model loads,
 decoding, classifying, device lists) while the GUI thread makes and drops widgets.
 """

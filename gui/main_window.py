@@ -14,18 +14,18 @@ from PySide6.QtCore import QByteArray, QEvent, QSettings, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QPalette
 from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
 
-from core import __version__
-from gui import settings as S
-from gui.active_model import ActiveModel
-from gui.audio_devices import AudioDevices
-from gui.classify_tab import ClassifyTab
-from gui.settings import open_settings
-from gui.widgets import AUDIO_FILTER, FocusRingStyle, MessageLabel, remember_folder, start_folder
+from musicspeech.core import __version__
+from musicspeech.gui import settings as S
+from musicspeech.gui.active_model import ActiveModel
+from musicspeech.gui.audio_devices import AudioDevices
+from musicspeech.gui.classify_tab import ClassifyTab
+from musicspeech.gui.settings import open_settings
+from musicspeech.gui.widgets import AUDIO_FILTER, FocusRingStyle, MessageLabel, remember_folder, start_folder
 
 if TYPE_CHECKING:
-    from gui.inspect_tab import InspectTab
-    from gui.live_tab import LiveTab
-    from gui.train_tab import TrainTab
+    from musicspeech.gui.inspect_tab import InspectTab
+    from musicspeech.gui.live_tab import LiveTab
+    from musicspeech.gui.train_tab import TrainTab
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class MainWindow(QMainWindow):
         if not isinstance(app.style(), FocusRingStyle):  # before the first widget: a clear keyboard-focus ring
             app.setStyle(FocusRingStyle())
         self.model = model
-        self.settings = open_settings(settings)  # brought to the current layout (gui.settings)
+        self.settings = open_settings(settings)  # brought to the current layout (musicspeech.gui.settings)
         self.setWindowTitle("Music or speech")
         self.setAcceptDrops(True)
 
@@ -117,17 +117,17 @@ class MainWindow(QMainWindow):
             return tab
         follow_palette()  # before the first chart
         if key == "train":
-            from gui.train_tab import TrainTab
+            from musicspeech.gui.train_tab import TrainTab
 
             tab = TrainTab(self.model, self.settings)
             tab.open_in_inspect.connect(self.open_in_inspect)
         elif key == "inspect":
-            from gui.inspect_tab import InspectTab
+            from musicspeech.gui.inspect_tab import InspectTab
 
             tab = InspectTab(self.model, self.devices)
             tab.opened.connect(self._remember_recent)
         else:
-            from gui.live_tab import LiveTab
+            from musicspeech.gui.live_tab import LiveTab
 
             tab = LiveTab(self.model, self.devices, self.settings)
         tab.status.connect(self._show_status)
@@ -150,8 +150,8 @@ class MainWindow(QMainWindow):
         """Why the settings file cannot be written now, in one line (None: a file can be written beside it).
         Qt saves it atomically (QSaveFile: an unnamed temporary file, linked and renamed over it, so a failure
         or a crash leaves it as it was) but says only that it failed; the folder is tried here for the reason."""
-        from core.atomic import check_writable
-        from core.errors import SaveError
+        from musicspeech.core.atomic import check_writable
+        from musicspeech.core.errors import SaveError
 
         try:
             check_writable(self.settings.fileName())

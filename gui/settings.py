@@ -5,7 +5,7 @@ Qt keeps the values (`QSettings`: an INI file in the user's config folder on Lin
 so a save is atomic). Reads are typed: a value that is missing, damaged or of another type (an INI file keeps
 everything as text; a one-item list comes back as a plain string) gives the declared default, never an error.
 
-    from gui import settings as S
+    from musicspeech.gui import settings as S
     S.EPOCHS.read(store)          # an int, whatever the file holds
     S.EPOCHS.write(store, 12)
     S.folder("export").read(store)
@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from core.recipes import RECIPES
+from musicspeech.core.recipes import RECIPES
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ TRAIN_WINDOW_S = Setting("train/window_s", float, 1.0, _positive)
 TRAIN_SOURCE = Setting("train/source", str, "")  # a folder, an archive, or "tfds"; empty: none chosen
 TRAIN_RUNS = Setting("train/runs", JSON, [], lambda runs: isinstance(runs, list))  # the runs table, oldest first
 
-LIVE_WINDOW_S = Setting("live/window_s", float, 1.0, _positive)  # core.live.LiveSettings' defaults
+LIVE_WINDOW_S = Setting("live/window_s", float, 1.0, _positive)  # musicspeech.core.live.LiveSettings' defaults
 LIVE_HOP_S = Setting("live/hop_s", float, 0.1, _positive)
 LIVE_KEEP_S = Setting("live/keep_n_s", int, 10, _positive)  # "the last N seconds" to save or add
 LIVE_TRAINING_FOLDER = Setting("live/training_folder", str, "")

@@ -16,7 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from core.errors import Cancelled, MusicSpeechError
+from musicspeech.core.errors import Cancelled, MusicSpeechError
 
 log = logging.getLogger(__name__)
 

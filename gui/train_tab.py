@@ -28,13 +28,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.recipes import RECIPES, recipe_settings
-from core.training_process import TFDS
-from gui import settings as S
-from gui.active_model import ActiveModel
-from gui.settings import open_settings
-from gui.tasks import run_task
-from gui.widgets import MessageLabel, remember_folder, start_folder
+from musicspeech.core.recipes import RECIPES, recipe_settings
+from musicspeech.core.training_process import TFDS
+from musicspeech.gui import settings as S
+from musicspeech.gui.active_model import ActiveModel
+from musicspeech.gui.settings import open_settings
+from musicspeech.gui.tasks import run_task
+from musicspeech.gui.widgets import MessageLabel, remember_folder, start_folder
 
 RUN_COLUMNS = ["run", "recipe", "epochs", "batch", "learning rate", "window", "clip acc.", "window acc.", "s"]
 CLIP_COLUMNS = ["File", "True", "Verdict", "Confidence"]
@@ -244,7 +244,7 @@ class TrainTab(QWidget):
         source_now = self.source
 
         def work(ctx):
-            from core.datasets import open_source, quick_summary
+            from musicspeech.core.datasets import open_source, quick_summary
 
             return quick_summary(open_source(source_now), cancel=ctx.cancelled)
 
@@ -307,8 +307,8 @@ class TrainTab(QWidget):
             self.summary_task.cancel()  # training gives the full summary
 
         def work(ctx):
-            from core.training import TrainingListener
-            from core.training_process import train_in_child  # TensorFlow runs there, never in this process
+            from musicspeech.core.training import TrainingListener
+            from musicspeech.core.training_process import train_in_child  # TensorFlow runs there, never in this process
 
             class Forward(TrainingListener):
                 def data(self, summary):
@@ -585,7 +585,7 @@ class TrainTab(QWidget):
         bundle = self.result.bundle
 
         def work(_ctx):
-            from core.inference import Classifier
+            from musicspeech.core.inference import Classifier
 
             bundle.save(path)
             return Classifier.from_path(path)  # the model as any other is loaded: from its file

@@ -9,7 +9,7 @@ from PySide6.QtCore import QSettings, QSize, Qt
 from PySide6.QtGui import QPainter, QPalette, QPen
 from PySide6.QtWidgets import QLabel, QProxyStyle, QSizePolicy, QStyle, QWidget
 
-from gui.settings import folder
+from musicspeech.gui.settings import folder
 
 AUDIO_FILTER = (
     "Audio files (*.wav *.wave *.flac *.ogg *.oga *.opus *.mp3 *.m4a *.mp4 *.aac *.wma *.aif *.aiff *.aifc *.au "

@@ -24,7 +24,7 @@ started_s=$SECONDS
 echo "built $dist/musicspeech in $((SECONDS - started_s)) s: $(du -sh "$dist/musicspeech" | cut -f1)"
 
 if [ "$(uname -s)" = Linux ]; then
-  version=$(.venv/bin/python -c 'from core import __version__; print(__version__)')
+  version=$(.venv/bin/python -c 'from musicspeech.core import __version__; print(__version__)')
   tarball=$dist/musicspeech-$version-linux-$(uname -m).tar.gz
   tar -C "$dist" -czf "$tarball.part" musicspeech
   mv "$tarball.part" "$tarball"

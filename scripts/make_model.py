@@ -2,7 +2,7 @@
 
     ./scripts/make_model.sh      # builds the pool if needed (scripts/build_pool.sh), then runs this
 
-The recipe is `core.recipes.SHIPPED`. Data: GTZAN folds 2-5 of the same seeded 5-fold split that
+The recipe is `musicspeech.core.recipes.SHIPPED`. Data: GTZAN folds 2-5 of the same seeded 5-fold split that
 `bench/accuracy.py` cross-validates, and the pool's `train` split (docs/POOL.md: real speech, music and noise
 from Debian packages; its `dev` split is never trained on: bench/realworld.py measures on it). Held out for
 early stopping and for the evaluation recorded in the bundle: GTZAN fold 1 (26 clips, which the tests classify)
@@ -24,11 +24,11 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from core.datasets import Dataset, from_folder, k_folds, load_clips, split_train_val  # noqa: E402
-from core.export import export, parity  # noqa: E402
-from core.features import frame_features, windows  # noqa: E402
-from core.recipes import SHIPPED  # noqa: E402
-from core.training import TrainingListener, train  # noqa: E402
+from musicspeech.core.datasets import Dataset, from_folder, k_folds, load_clips, split_train_val  # noqa: E402
+from musicspeech.core.export import export, parity  # noqa: E402
+from musicspeech.core.features import frame_features, windows  # noqa: E402
+from musicspeech.core.recipes import SHIPPED  # noqa: E402
+from musicspeech.core.training import TrainingListener, train  # noqa: E402
 
 STEM = "musicspeech"
 

@@ -35,8 +35,8 @@ def main() -> int:
     audio = VirtualAudio(runtime)
     audio.start()
     app = QApplication(sys.argv[:1])
-    from core.audio import Waveform, load_audio, write_wav
-    from gui.app import create_window
+    from musicspeech.core.audio import Waveform, load_audio, write_wav
+    from musicspeech.gui.app import create_window
 
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"), QSettings.IniFormat)
     window = create_window(settings=settings)
@@ -120,7 +120,7 @@ def main() -> int:
     app.exec()
     audio.stop()
     print("\n".join(str(p) for p in sorted(out.glob(f"screenshot-*{SUFFIX}.png"))))
-    from gui.app import hard_exit
+    from musicspeech.gui.app import hard_exit
 
     hard_exit(0)
     return 0

@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from core.datasets import AUDIO_EXTENSIONS
+from musicspeech.core.datasets import AUDIO_EXTENSIONS
 
 RESULT, ERROR = "result", "error"
 EXCERPT_S = 8  # seconds of the real clip in each file where the content matters

@@ -99,9 +99,9 @@ def subset_dir(gtzan_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained(subset_dir, tmp_path_factory):
     """A real model trained for a few epochs on 12 + 12 GTZAN clips (about 10 s), saved to disk."""
-    from core.datasets import from_folder
-    from core.recipes import TrainSettings
-    from core.training import train
+    from musicspeech.core.datasets import from_folder
+    from musicspeech.core.recipes import TrainSettings
+    from musicspeech.core.training import train
 
     result = train(from_folder(subset_dir), TrainSettings(epochs=4, patience=0, seed=1))
     path = result.bundle.save(tmp_path_factory.mktemp("model") / "subset.msmodel")
@@ -128,7 +128,7 @@ def window(qtbot, tmp_path, virtual_audio):  # the sound server first: PortAudio
     """The app's real main window, shown, with the shipped model loaded (settings in a temporary file)."""
     from PySide6.QtCore import QSettings
 
-    from gui.app import create_window
+    from musicspeech.gui.app import create_window
 
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
     w = create_window(settings=settings)

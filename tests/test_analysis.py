@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.analysis import Analysis, WindowStream
-from core.audio import load_audio
-from core.features import FeatureSpec, waveform_windows
-from core.inference import Classifier
-from core.live import LiveAnalyzer, LiveListener, LiveSettings
-from core.paths import shipped_model_path
-from core.verdict import LIVE_POLICY, VerdictPolicy, presets
+from musicspeech.core.analysis import Analysis, WindowStream
+from musicspeech.core.audio import load_audio
+from musicspeech.core.features import FeatureSpec, waveform_windows
+from musicspeech.core.inference import Classifier
+from musicspeech.core.live import LiveAnalyzer, LiveListener, LiveSettings
+from musicspeech.core.paths import shipped_model_path
+from musicspeech.core.verdict import LIVE_POLICY, VerdictPolicy, presets
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_the_live_preset_gives_the_same_verdicts_whatever_the_block_sizes(classi
 
 
 def test_the_stream_cuts_the_windows_the_file_features_cut(programme):
-    """WindowStream against the whole-signal features (core.features), at the spec's hop and at another."""
+    """WindowStream against the whole-signal features (musicspeech.core.features), at the spec's hop and at another."""
     x, _ = programme
     spec = FeatureSpec()
     whole, _ = waveform_windows(x, spec)

@@ -1,6 +1,6 @@
 """The real app in a process of its own (`gui.app.main`, Qt offscreen), driven through its widgets: it quits with
 status 0 through File > Quit, and a training run from the Train tab leaves TensorFlow out of the app's process
-(training runs in a child: `core.training_process`)."""
+(training runs in a child: `musicspeech.core.training_process`)."""
 
 import json
 import os
@@ -22,8 +22,8 @@ import json, sys, time
 from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
-from gui.app import main
-from gui.main_window import MainWindow
+from musicspeech.gui.app import main
+from musicspeech.gui.main_window import MainWindow
 
 app = QApplication([sys.argv[0]])
 job, args = sys.argv[1], sys.argv[2:]
@@ -109,7 +109,7 @@ def busy():
     when(lambda: started() and inspect.player is not None and inspect.player.playing, lambda: quit_busy(w))
 
 def quit_busy(w):
-    from core.training_process import _children
+    from musicspeech.core.training_process import _children
 
     say(
         training=[child.pid for child in _children],

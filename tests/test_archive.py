@@ -74,7 +74,7 @@ def gone(pid: int) -> bool:
 
 def test_hidden_folders_are_never_searched(tmp_path, gtzan_dir):
     """A dropped or given folder skips `.src/`-like folders (and `._name.wav`): the CLI and the app share this."""
-    from core.datasets import expand_paths, from_folder
+    from musicspeech.core.datasets import expand_paths, from_folder
 
     for label, src in (("music", GTZAN_MUSIC / "blues.wav"), ("speech", GTZAN_SPEECH / "acomic.wav")):
         (tmp_path / label / ".src" / "cache").mkdir(parents=True)
@@ -270,7 +270,7 @@ def test_a_model_the_workers_cannot_load_is_one_line_not_a_worker_traceback(tmp_
     import hashlib
     import zipfile
 
-    from core.paths import shipped_model_path
+    from musicspeech.core.paths import shipped_model_path
 
     shipped = zipfile.ZipFile(shipped_model_path())
     junk = b"TFL3" + bytes(range(256)) * 8

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.audio import Waveform, load_audio, write_wav
-from core.errors import AudioError
+from musicspeech.core.audio import Waveform, load_audio, write_wav
+from musicspeech.core.errors import AudioError
 
 RATE = 16000
 

@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from core.audio import load_audio
-from core.errors import AudioError
-from core.features import FeatureSpec, frame_features
-from core.inference import Classifier
-from core.inspection import SPECTROGRAM_COLUMNS, spectrogram_db
-from core.paths import readable, shipped_model_path
-from gui.classify_tab import DURATION, FILE, STATUS, VERDICT
-from gui.crash_handler import CrashHandler
+from musicspeech.core.audio import load_audio
+from musicspeech.core.errors import AudioError
+from musicspeech.core.features import FeatureSpec, frame_features
+from musicspeech.core.inference import Classifier
+from musicspeech.core.inspection import SPECTROGRAM_COLUMNS, spectrogram_db
+from musicspeech.core.paths import readable, shipped_model_path
+from musicspeech.gui.classify_tab import DURATION, FILE, STATUS, VERDICT
+from musicspeech.gui.crash_handler import CrashHandler
 
 from .bad_input import ERROR, RESULT, build_corpus, build_hour_long
 from .conftest import GTZAN_MUSIC, GTZAN_SPEECH, REPO
@@ -204,7 +204,7 @@ def test_the_cli_classifies_an_hour_long_file(hour_long):
 
 class WatchForCrashes:
     """The app's handler of unexpected errors, installed as in the app: any error outside a task shows its
-    dialog (`box`); errors a task met are logged by `gui.tasks` (seen through `caplog`)."""
+    dialog (`box`); errors a task met are logged by `musicspeech.gui.tasks` (seen through `caplog`)."""
 
     def __init__(self, window, tmp_path):
         self.saved = sys.excepthook, threading.excepthook
@@ -343,9 +343,9 @@ def test_decoding_damaged_mp3s_on_worker_threads_prints_no_decoder_notes(corpus)
     code = (
         "import os, sys, soundfile as sf\n"
         "from concurrent.futures import ThreadPoolExecutor\n"
-        "from core.audio import load_audio\n"
-        "from core.errors import AudioError\n"
-        "from core.quiet import DECODER_NOISE, filtered_stderr\n"
+        "from musicspeech.core.audio import load_audio\n"
+        "from musicspeech.core.errors import AudioError\n"
+        "from musicspeech.core.quiet import DECODER_NOISE, filtered_stderr\n"
         "def read(p):\n"
         "    if p == 'real':\n"
         "        with filtered_stderr(DECODER_NOISE):\n"

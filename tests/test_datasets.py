@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.datasets import (
+from musicspeech.core.datasets import (
     Clip,
     from_archive,
     from_folder,
@@ -17,7 +17,7 @@ from core.datasets import (
     split_train_val,
     summarize,
 )
-from core.errors import DatasetError
+from musicspeech.core.errors import DatasetError
 
 from .conftest import GTZAN_MUSIC, GTZAN_SPEECH
 

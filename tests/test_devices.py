@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from core.audio import load_audio
-from core.devices import DeviceError, Player, Recorder, input_devices, output_devices
+from musicspeech.core.audio import load_audio
+from musicspeech.core.devices import DeviceError, Player, Recorder, input_devices, output_devices
 
 
 def record_monitor(rate: int = 16000) -> subprocess.Popen:
@@ -119,7 +119,7 @@ def test_a_recording_holds_what_was_played_into_the_device(virtual_audio, music_
     assert recorder.error is None and not recorder.recording
     assert take.rate_hz == recorder.rate_hz and take.duration_s > 3.0
     assert quiet < -60 and loud > -30  # the meter follows the sound
-    from core.audio import resample
+    from musicspeech.core.audio import resample
 
     got = resample(take.samples, take.rate_hz, 16000)
     sent, heard = envelope(clip[8000:40000]), envelope(got)  # the middle two seconds

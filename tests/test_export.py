@@ -7,10 +7,10 @@ import pytest
 import soundfile as sf
 import soxr
 
-from core.export import export, parity
-from core.features import frame_features, windows
-from core.inference import Classifier
-from core.model import ModelBundle
+from musicspeech.core.export import export, parity
+from musicspeech.core.features import frame_features, windows
+from musicspeech.core.inference import Classifier
+from musicspeech.core.model import ModelBundle
 
 from .conftest import GTZAN_MUSIC, GTZAN_SPEECH
 
@@ -35,7 +35,7 @@ def test_exports_agree_with_the_bundle(exported, music_clip, speech_clip):
 def test_another_program_can_follow_the_preprocessing_json(exported):
     """Re-implement the features from the JSON alone with TensorFlow's own signal ops, run the .tflite export,
     and get the app's verdicts."""
-    from core.tf_runtime import tf
+    from musicspeech.core.tf_runtime import tf
 
     bundle, paths = exported
     recipe = json.loads(paths["preprocessing"].read_text())

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core import feature_cache
-from core.augment import AugmentSettings
-from core.datasets import from_folder, split_train_val
-from core.feature_cache import FeatureCache
-from core.features import FeatureSpec
-from core.recipes import TrainSettings
-from core.training import TrainingListener, clip_features, train
+from musicspeech.core import feature_cache
+from musicspeech.core.augment import AugmentSettings
+from musicspeech.core.datasets import from_folder, split_train_val
+from musicspeech.core.feature_cache import FeatureCache
+from musicspeech.core.features import FeatureSpec
+from musicspeech.core.recipes import TrainSettings
+from musicspeech.core.training import TrainingListener, clip_features, train
 
 from .conftest import link_subset
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from core.analysis import WindowStream
-from core.audio import load_audio
-from core.features import (
+from musicspeech.core.analysis import WindowStream
+from musicspeech.core.audio import load_audio
+from musicspeech.core.features import (
     FeatureSpec,
     frame_features,
     mel_matrix,

@@ -11,8 +11,8 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from gui.app import create_window
-from gui.classify_tab import FILE, FOLDER, SEGMENTS, SHARES, STATUS, VERDICT
+from musicspeech.gui.app import create_window
+from musicspeech.gui.classify_tab import FILE, FOLDER, SEGMENTS, SHARES, STATUS, VERDICT
 
 from .conftest import REPO
 
@@ -35,14 +35,14 @@ def test_the_window_shows_which_model_is_active(window):
 FIRST_WINDOW = """
 import sys
 from PySide6.QtWidgets import QApplication
-from gui.app import create_window
+from musicspeech.gui.app import create_window
 app = QApplication([])
 window = create_window([])
 print("charts at first show:", "pyqtgraph" in sys.modules)
 print("tab shown:", type(window.tabs.currentWidget()).__name__)
-from gui.inspect_tab import InspectTab
-from gui.live_tab import LiveTab
-from gui.train_tab import TrainTab
+from musicspeech.gui.inspect_tab import InspectTab
+from musicspeech.gui.live_tab import LiveTab
+from musicspeech.gui.train_tab import TrainTab
 pages = lambda: [window.tabs.widget(i) for i in range(window.tabs.count())]
 while not all(any(isinstance(p, kind) for p in pages()) for kind in (TrainTab, InspectTab, LiveTab)):
     app.processEvents()
@@ -245,7 +245,7 @@ def test_cancel_mid_training_keeps_the_best_epoch(window, qtbot, subset_dir):
 def test_an_unexpected_error_is_logged_and_shown_once_and_the_app_goes_on(window, qtbot, tmp_path):
     import logging.handlers
 
-    from gui.crash_handler import CrashHandler, setup_logging
+    from musicspeech.gui.crash_handler import CrashHandler, setup_logging
 
     log_path = setup_logging(tmp_path / "logs")
     handler = CrashHandler(log_path, window)
@@ -292,7 +292,7 @@ def test_a_file_plays_at_its_own_rate_not_the_16_khz_copy_the_tab_analyses(
 ):
     import soundfile as sf
 
-    import core.inspection
+    import musicspeech.core.inspection
     from tests.test_devices import record_monitor, stop_recording
 
     inspect = window.inspect_tab
@@ -316,7 +316,9 @@ def test_a_file_plays_at_its_own_rate_not_the_16_khz_copy_the_tab_analyses(
     peak_hz = np.argmax(np.abs(np.fft.rfft(part * np.hanning(len(part))))) * 48000 / len(part)
     assert abs(peak_hz - 12000) < 50  # the 12 kHz tone itself was heard
 
-    monkeypatch.setattr(core.inspection, "PLAYBACK_BUDGET_BYTES", 48000 * 4)  # a copy at 48 kHz would not fit
+    monkeypatch.setattr(
+        musicspeech.core.inspection, "PLAYBACK_BUDGET_BYTES", 48000 * 4
+    )  # a copy at 48 kHz would not fit
     window.open_in_inspect(music_clip)
     qtbot.waitUntil(lambda: inspect.player is not None and inspect.player.rate_hz == 16000, timeout=60_000)
     assert inspect.player.samples is inspect.current.waveform.samples  # the analysed copy, no second one
@@ -326,7 +328,7 @@ def test_a_file_plays_at_its_own_rate_not_the_16_khz_copy_the_tab_analyses(
 
 
 def load(path, seconds):
-    from core.audio import load_audio
+    from musicspeech.core.audio import load_audio
 
     return load_audio(path, 16000).samples[: 16000 * seconds]
 
@@ -397,7 +399,7 @@ def pg_point(x, y):
 
 
 def test_the_live_tab_follows_the_microphone_and_keeps_the_last_seconds(window, qtbot, virtual_audio, tmp_path):
-    from core.live import SILENCE
+    from musicspeech.core.live import SILENCE
 
     from .conftest import GTZAN_MUSIC, GTZAN_SPEECH
 
@@ -472,7 +474,7 @@ def test_garbage_is_collected_on_the_gui_thread_only(window, qtbot):
 
     from PySide6.QtCore import QObject
 
-    from gui.tasks import run_task
+    from musicspeech.gui.tasks import run_task
 
     assert not gc.isenabled()
     freed_on = []

@@ -9,9 +9,9 @@ import pytest
 from PySide6.QtCore import QPoint, QRect, QSettings
 from PySide6.QtWidgets import QAbstractButton, QApplication
 
-from core.audio import Waveform, write_wav
-from gui.app import create_window
-from gui.classify_tab import FILE, FOLDER, STATUS
+from musicspeech.core.audio import Waveform, write_wav
+from musicspeech.gui.app import create_window
+from musicspeech.gui.classify_tab import FILE, FOLDER, STATUS
 
 OFFLINE = (
     "cannot download GTZAN: tensorflow-datasets could not reach "

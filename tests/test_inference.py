@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.audio import Waveform, load_audio
-from core.datasets import expand_paths
-from core.errors import Cancelled
-from core.features import waveform_windows
-from core.inference import CHUNK_WINDOWS, Classifier, segments
+from musicspeech.core.audio import Waveform, load_audio
+from musicspeech.core.datasets import expand_paths
+from musicspeech.core.errors import Cancelled
+from musicspeech.core.features import waveform_windows
+from musicspeech.core.inference import CHUNK_WINDOWS, Classifier, segments
 
 from .conftest import GTZAN_MUSIC, GTZAN_SPEECH
 

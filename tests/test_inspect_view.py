@@ -7,7 +7,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from gui.label_colors import LABEL_COLORS
+from musicspeech.gui.label_colors import LABEL_COLORS
 
 
 @pytest.fixture
@@ -48,11 +48,11 @@ def test_the_placeholder_shows_until_a_clip_is_open(window, qtbot, music_clip):
 
 
 def test_switching_the_scale_keeps_playing_and_does_not_read_the_file_again(shown, qtbot, monkeypatch):
-    import core.inspection
+    import musicspeech.core.inspection
 
     reads = []
-    real = core.inspection.load_audio
-    monkeypatch.setattr(core.inspection, "load_audio", lambda *a, **k: reads.append(a) or real(*a, **k))
+    real = musicspeech.core.inspection.load_audio
+    monkeypatch.setattr(musicspeech.core.inspection, "load_audio", lambda *a, **k: reads.append(a) or real(*a, **k))
     inspect = shown
     player, waveform = inspect.player, inspect.current.waveform
     inspect.wave_plot.setXRange(5, 10, padding=0)
@@ -138,7 +138,7 @@ def test_the_segments_band_colours_each_segment_by_its_label(window, qtbot, tmp_
     """A file of speech, then music, then silence: the band has a bar per segment in the label's colour."""
     import numpy as np
 
-    from core.audio import Waveform, load_audio, write_wav
+    from musicspeech.core.audio import Waveform, load_audio, write_wav
 
     from .conftest import GTZAN_MUSIC, GTZAN_SPEECH
 

@@ -4,25 +4,25 @@ model; the model gets the clip at its own rate. Real GTZAN audio (22,050 Hz), th
 import numpy as np
 import pytest
 
-import core.inspection
-from core.audio import Waveform, load_audio
-from core.features import FeatureSpec
-from core.inference import Classifier
-from core.inspection import inspect_audio, model_copy, read_clip
-from core.paths import shipped_model_path
+import musicspeech.core.inspection
+from musicspeech.core.audio import Waveform, load_audio
+from musicspeech.core.features import FeatureSpec
+from musicspeech.core.inference import Classifier
+from musicspeech.core.inspection import inspect_audio, model_copy, read_clip
+from musicspeech.core.paths import shipped_model_path
 
 
 @pytest.fixture
 def decodes(monkeypatch):
     """Every decoding Inspect asks for, (path, rate), the real decoder doing it."""
     seen = []
-    real = core.inspection.load_audio
+    real = musicspeech.core.inspection.load_audio
 
     def counted(path, rate_hz, *args, **kwargs):
         seen.append((path, rate_hz))
         return real(path, rate_hz, *args, **kwargs)
 
-    monkeypatch.setattr(core.inspection, "load_audio", counted)
+    monkeypatch.setattr(musicspeech.core.inspection, "load_audio", counted)
     return seen
 
 
@@ -37,7 +37,7 @@ def test_a_file_is_decoded_once_at_its_own_rate_and_analysed_at_16_khz(music_cli
 
 
 def test_a_file_too_long_to_keep_at_its_own_rate_is_decoded_once_at_16_khz(music_clip, decodes, monkeypatch):
-    monkeypatch.setattr(core.inspection, "PLAYBACK_BUDGET_BYTES", 22050 * 4)  # a second at 22 kHz
+    monkeypatch.setattr(musicspeech.core.inspection, "PLAYBACK_BUDGET_BYTES", 22050 * 4)  # a second at 22 kHz
     analysed, playback = read_clip(music_clip)
     assert decodes == [(music_clip, 16000)] and playback is analysed
 

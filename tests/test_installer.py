@@ -20,8 +20,8 @@ import pytest
 import soundfile as sf
 import soxr
 
-from core.errors import ModelError
-from core.self_test import run_self_test
+from musicspeech.core.errors import ModelError
+from musicspeech.core.self_test import run_self_test
 
 from .conftest import REPO
 
@@ -229,7 +229,7 @@ def test_the_built_app_passes_its_self_test(built):
 
 @pytest.mark.slow
 def test_the_tarball_holds_the_app_and_its_desktop_entry(built):
-    from core import __version__
+    from musicspeech.core import __version__
 
     (tarball,) = built.glob("*.tar.gz")
     assert tarball.name == f"musicspeech-{__version__}-linux-{platform.machine()}.tar.gz"
@@ -362,7 +362,7 @@ def test_the_built_app_hears_a_sound_device(built, virtual_audio):
     virtual device (the shipped samples: espeak-ng speech)."""
     import numpy as np
 
-    from core.audio import load_audio
+    from musicspeech.core.audio import load_audio
 
     listed = run_built(built, "live", "--list-devices")
     assert listed.returncode == 0 and "* default (" in listed.stdout, listed.stdout + listed.stderr

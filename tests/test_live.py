@@ -8,11 +8,11 @@ import time
 import numpy as np
 import pytest
 
-from core.audio import load_audio
-from core.features import frame_features
-from core.inference import Classifier
-from core.live import SILENCE, LiveAnalyzer, LiveListener, LiveSession, LiveSettings, RingBuffer, SegmentLog
-from core.paths import shipped_model_path
+from musicspeech.core.audio import load_audio
+from musicspeech.core.features import frame_features
+from musicspeech.core.inference import Classifier
+from musicspeech.core.live import SILENCE, LiveAnalyzer, LiveListener, LiveSession, LiveSettings, RingBuffer, SegmentLog
+from musicspeech.core.paths import shipped_model_path
 
 from .conftest import GTZAN_MUSIC, GTZAN_SPEECH
 
@@ -93,7 +93,7 @@ def test_live_frames_and_verdicts_are_the_ones_file_inference_computes(classifie
         np.concatenate(got.frame_parts), frame_features(clip, classifier.spec), rtol=0, atol=1e-5
     )
 
-    from core.audio import Waveform
+    from musicspeech.core.audio import Waveform
 
     file_prediction = classifier.classify(Waveform(clip, RATE))
     by_start = dict(
@@ -235,7 +235,7 @@ def test_a_session_survives_the_device_going_away_and_coming_back(virtual_audio,
 
 
 def test_a_missing_input_device_is_a_clear_error(virtual_audio, classifier):
-    from core.devices import DeviceError
+    from musicspeech.core.devices import DeviceError
 
     with pytest.raises(DeviceError, match="not connected"):
         LiveSession(classifier, device="no such microphone").start()

@@ -5,14 +5,14 @@ kept after Stop, and a warning before a silent or clipped sample is added."""
 import numpy as np
 import pytest
 
-import gui.live_tab
-from gui.live_tab import SPEC_DB_RANGE
+import musicspeech.gui.live_tab
+from musicspeech.gui.live_tab import SPEC_DB_RANGE
 
 from .conftest import GTZAN_MUSIC
 
 
 def music(seconds):
-    from core.audio import load_audio
+    from musicspeech.core.audio import load_audio
 
     return load_audio(GTZAN_MUSIC / "hendrix.wav", 16000).samples[: 16000 * seconds]
 
@@ -48,7 +48,9 @@ def test_the_spectrogram_colour_scale_is_fixed_so_silence_looks_dark(live, qtbot
 
 
 def test_the_timeline_fits_what_was_heard_so_far_with_labelled_axes(live, qtbot, monkeypatch):
-    monkeypatch.setattr(gui.live_tab, "TIMELINE_MIN_S", 1.0)  # short, so that little has to be heard to pass it
+    monkeypatch.setattr(
+        musicspeech.gui.live_tab, "TIMELINE_MIN_S", 1.0
+    )  # short, so that little has to be heard to pass it
     live.start_button.click()
     qtbot.waitUntil(lambda: len(live.timeline) > 2 and live.timeline[-1][0] - live.timeline[0][0] > 2.0, timeout=20_000)
     heard = live.timeline[-1][0] - live.timeline[0][0] + live.live_settings().hop_s

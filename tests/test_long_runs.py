@@ -11,10 +11,10 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from core.audio import load_audio
-from core.inference import Classifier
-from core.live import LiveAnalyzer, LiveListener, LiveSession, LiveSettings
-from core.paths import shipped_model_path
+from musicspeech.core.audio import load_audio
+from musicspeech.core.inference import Classifier
+from musicspeech.core.live import LiveAnalyzer, LiveListener, LiveSession, LiveSettings
+from musicspeech.core.paths import shipped_model_path
 
 from .conftest import GTZAN_MUSIC, GTZAN_SPEECH, REPO
 
@@ -98,9 +98,9 @@ def test_a_live_session_on_the_device_keeps_its_memory_flat(virtual_audio, class
 CHILD = """
 import json, os, sys
 import numpy as np
-from core.audio import Waveform
-from core.inference import Classifier
-from core.paths import shipped_model_path
+from musicspeech.core.audio import Waveform
+from musicspeech.core.inference import Classifier
+from musicspeech.core.paths import shipped_model_path
 
 def rss_mb():
     for line in open(f"/proc/{os.getpid()}/status"):

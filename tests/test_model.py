@@ -7,11 +7,11 @@ import keras
 import numpy as np
 import pytest
 
-from core.atomic import atomic_path
-from core.errors import ModelError
-from core.features import FeatureSpec
-from core.model import ModelBundle, build_model
-from core.recipes import ModelConfig
+from musicspeech.core.atomic import atomic_path
+from musicspeech.core.errors import ModelError
+from musicspeech.core.features import FeatureSpec
+from musicspeech.core.model import ModelBundle, build_model
+from musicspeech.core.recipes import ModelConfig
 
 
 def test_the_seed_cnn_has_the_tutorial_layers():
@@ -38,7 +38,7 @@ def test_the_seed_cnn_has_the_tutorial_layers():
 
 
 def test_the_shipped_recipe_network_is_small_and_pools_over_time_and_frequency():
-    from core.recipes import SHIPPED
+    from musicspeech.core.recipes import SHIPPED
 
     model = build_model(SHIPPED.model, SHIPPED.features, 2)
     kinds = [type(layer).__name__ for layer in model.layers]
@@ -159,7 +159,7 @@ def test_saved_files_get_the_usual_permissions(tmp_path):
     import os
     import stat
 
-    from core.atomic import write_text
+    from musicspeech.core.atomic import write_text
 
     path = write_text(tmp_path / "settings.json", "{}")
     umask = os.umask(0o022)

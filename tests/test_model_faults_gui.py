@@ -4,7 +4,7 @@ file picked by the user leaves the model in use; one clear line each, nothing mo
 import pytest
 from PySide6.QtCore import QSettings
 
-from gui.app import create_window
+from musicspeech.gui.app import create_window
 
 from .test_gui import drop
 

@@ -8,8 +8,8 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QFileOpenEvent
 from PySide6.QtWidgets import QApplication
 
-from gui.app import FileOpenEvents, create_window
-from gui.classify_tab import FILE, VERDICT
+from musicspeech.gui.app import FileOpenEvents, create_window
+from musicspeech.gui.classify_tab import FILE, VERDICT
 
 from .conftest import REPO
 
@@ -84,8 +84,8 @@ def test_files_the_desktop_sends_as_events_open_like_arguments(open_window, qtbo
 @pytest.fixture
 def window_without_model(qtbot, tmp_path):
     """The real window with no model yet: the test says when the shipped model loads (`model.load`)."""
-    from gui.active_model import ActiveModel
-    from gui.main_window import MainWindow
+    from musicspeech.gui.active_model import ActiveModel
+    from musicspeech.gui.main_window import MainWindow
 
     model = ActiveModel()
     window = MainWindow(model, QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
@@ -101,9 +101,9 @@ def held_decoding(monkeypatch):
     is set when the real decoding is about to begin. Orders the model's arrival against it, with no sleeps."""
     import threading
 
-    import core.inspection
+    import musicspeech.core.inspection
 
-    real = core.inspection.load_audio
+    real = musicspeech.core.inspection.load_audio
 
     class Gate:
         started = threading.Event()
@@ -121,13 +121,13 @@ def held_decoding(monkeypatch):
         gate.go.wait(60)
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(core.inspection, "load_audio", held)
+    monkeypatch.setattr(musicspeech.core.inspection, "load_audio", held)
     yield gate
     gate.release()
 
 
 def load_shipped_model(qtbot, window) -> None:
-    from core.paths import shipped_model_path
+    from musicspeech.core.paths import shipped_model_path
 
     window.model.load(shipped_model_path())
     qtbot.waitUntil(lambda: window.model.classifier is not None, timeout=60_000)

@@ -5,12 +5,12 @@ on: GTZAN's held-out fold (recorded in the bundle) and the out-of-domain devset 
 import numpy as np
 import pytest
 
-from core.audio import Waveform, load_audio
-from core.augment import mix
-from core.datasets import from_folder
-from core.inference import Classifier
-from core.paths import shipped_model_path
-from core.verdict import SILENCE
+from musicspeech.core.audio import Waveform, load_audio
+from musicspeech.core.augment import mix
+from musicspeech.core.datasets import from_folder
+from musicspeech.core.inference import Classifier
+from musicspeech.core.paths import shipped_model_path
+from musicspeech.core.verdict import SILENCE
 
 from .conftest import GTZAN_DIR
 from .test_shipped_model import devset  # noqa: F401  (the fixture)

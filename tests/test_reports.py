@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from core.reports import audacity_label_paths
+from musicspeech.core.reports import audacity_label_paths
 
 
 def test_label_files_never_share_a_name():

@@ -12,11 +12,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from core.errors import ModelError
-from core.features import frame_features, windows
-from core.inference import Classifier
-from core.model import ModelBundle
-from core.paths import shipped_model_path
+from musicspeech.core.errors import ModelError
+from musicspeech.core.features import frame_features, windows
+from musicspeech.core.inference import Classifier
+from musicspeech.core.model import ModelBundle
+from musicspeech.core.paths import shipped_model_path
 
 from .conftest import REPO
 
@@ -46,7 +46,7 @@ def test_the_tflite_network_gives_the_keras_networks_probabilities(trained, musi
 
 def test_classifying_a_saved_model_needs_no_tensorflow(trained, speech_clip):
     code = (
-        "import sys, json; from core.inference import Classifier; "
+        "import sys, json; from musicspeech.core.inference import Classifier; "
         f"c = Classifier.from_path({str(trained[1])!r}); (r,) = c.classify_files([{str(speech_clip)!r}]); "
         "print(json.dumps([r.prediction.label, 'tensorflow' in sys.modules, 'keras' in sys.modules]))"
     )
@@ -90,8 +90,8 @@ def test_a_model_file_of_the_first_format_is_refused_in_one_line_without_tensorf
     old = rewrite(shipped_model_path(), tmp_path / "old.msmodel", first_format)
     code = (
         "import sys, json\n"
-        "from core.errors import ModelError\n"
-        "from core.inference import Classifier\n"
+        "from musicspeech.core.errors import ModelError\n"
+        "from musicspeech.core.inference import Classifier\n"
         "try:\n"
         f"    Classifier.from_path({str(old)!r})\n"
         "except ModelError as e:\n"

@@ -16,18 +16,18 @@ import pytest
 import soundfile as sf
 from PySide6.QtCore import QSettings
 
-from core.atomic import remove_strays, write_bytes, write_text
-from core.audio import Waveform, load_audio, write_wav
-from core.datasets import add_to_class_folder, from_archive, from_folder, split_train_val
-from core.errors import Cancelled, DatasetError, SaveError
-from core.export import export
-from core.feature_cache import FeatureCache
-from core.features import FeatureSpec
-from core.live import LiveAnalyzer, LiveListener, LiveSession, LiveSettings, SegmentLog
-from core.model import ModelBundle, keras_bytes
-from core.paths import shipped_model_path
-from core.recipes import TrainSettings
-from core.training import clip_features
+from musicspeech.core.atomic import remove_strays, write_bytes, write_text
+from musicspeech.core.audio import Waveform, load_audio, write_wav
+from musicspeech.core.datasets import add_to_class_folder, from_archive, from_folder, split_train_val
+from musicspeech.core.errors import Cancelled, DatasetError, SaveError
+from musicspeech.core.export import export
+from musicspeech.core.feature_cache import FeatureCache
+from musicspeech.core.features import FeatureSpec
+from musicspeech.core.live import LiveAnalyzer, LiveListener, LiveSession, LiveSettings, SegmentLog
+from musicspeech.core.model import ModelBundle, keras_bytes
+from musicspeech.core.paths import shipped_model_path
+from musicspeech.core.recipes import TrainSettings
+from musicspeech.core.training import clip_features
 
 from .conftest import GTZAN_MUSIC, GTZAN_SPEECH, REPO, link_subset
 
@@ -138,7 +138,7 @@ LONG_WAV_WRITER = """
 import signal, sys, time
 import numpy as np
 signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl+C as in a terminal, even if started in the background
-from core.audio import Waveform, write_wav
+from musicspeech.core.audio import Waveform, write_wav
 take = Waveform(np.random.default_rng(0).uniform(-0.5, 0.5, 48000 * 600).astype(np.float32), 48000)  # 10 min
 blocks = 0
 def cancelled():  # asked before each block: after 50 of them (6.5 of 57.6 MB), say so and wait mid-write
@@ -199,7 +199,7 @@ def test_a_process_killed_while_writing_a_long_recording_leaves_the_previous_fil
 
 MODEL_SAVER = """
 import sys
-from core.model import ModelBundle
+from musicspeech.core.model import ModelBundle
 bundle = ModelBundle.load(sys.argv[1])
 print("saving", flush=True)
 while True:
@@ -275,7 +275,7 @@ class Problems(LiveListener):
 
 @pytest.fixture(scope="module")
 def classifier():
-    from core.inference import Classifier
+    from musicspeech.core.inference import Classifier
 
     return Classifier.from_path(shipped_model_path())
 

@@ -10,11 +10,11 @@ import soundfile as sf
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from core.atomic import write_bytes
-from core.audio import Waveform, write_wav
-from core.model import ModelBundle
-from gui.app import create_window
-from gui.tasks import finish_saves
+from musicspeech.core.atomic import write_bytes
+from musicspeech.core.audio import Waveform, write_wav
+from musicspeech.core.model import ModelBundle
+from musicspeech.gui.app import create_window
+from musicspeech.gui.tasks import finish_saves
 
 
 @pytest.fixture
@@ -176,7 +176,7 @@ def test_quitting_right_after_save_waits_for_the_file(window, tmp_path):
 def test_a_log_folder_that_cannot_be_written_does_not_stop_the_app(qtbot, read_only_folder, caplog):
     import logging
 
-    from gui.crash_handler import CrashHandler, setup_logging
+    from musicspeech.gui.crash_handler import CrashHandler, setup_logging
 
     read_only_folder.freeze()
     root = logging.getLogger()

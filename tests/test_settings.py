@@ -5,9 +5,9 @@ settings had a version. Real QSettings INI files in a temporary folder; the wind
 import pytest
 from PySide6.QtCore import QSettings
 
-from gui import settings as S
-from gui.active_model import ActiveModel
-from gui.main_window import MainWindow
+from musicspeech.gui import settings as S
+from musicspeech.gui.active_model import ActiveModel
+from musicspeech.gui.main_window import MainWindow
 
 
 def ini(path) -> QSettings:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from core.datasets import from_folder
-from core.inference import Classifier
-from core.model import ModelBundle
-from core.paths import shipped_model_path
-from core.recipes import SHIPPED
+from musicspeech.core.datasets import from_folder
+from musicspeech.core.inference import Classifier
+from musicspeech.core.model import ModelBundle
+from musicspeech.core.paths import shipped_model_path
+from musicspeech.core.recipes import SHIPPED
 
 from .conftest import GTZAN_DIR, REPO
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core import tfds_source
-from core.errors import Cancelled, DownloadError
-from core.tfds_source import ArchiveChecksum, download_gtzan, is_prepared, load_gtzan
+from musicspeech.core import tfds_source
+from musicspeech.core.errors import Cancelled, DownloadError
+from musicspeech.core.tfds_source import ArchiveChecksum, download_gtzan, is_prepared, load_gtzan
 
 from .conftest import GTZAN_MUSIC, GTZAN_SPEECH
 

@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.audio import load_audio
-from core.datasets import from_folder
-from core.errors import Cancelled
-from core.recipes import TrainSettings
-from core.training import TrainingListener, train
+from musicspeech.core.audio import load_audio
+from musicspeech.core.datasets import from_folder
+from musicspeech.core.errors import Cancelled
+from musicspeech.core.recipes import TrainSettings
+from musicspeech.core.training import TrainingListener, train
 
 
 class Recorder(TrainingListener):
@@ -48,9 +48,9 @@ def test_a_short_real_training_run_learns(trained):
 def test_each_epochs_validation_figures_are_those_of_its_weights(trained):
     """The validation pass after each epoch (window loss and accuracy, clip accuracy): for the kept weights, the
     figures Keras computes itself on the held-out windows, and the clip accuracy of the final evaluation."""
-    from core.datasets import Clip
-    from core.features import frame_features
-    from core.training import frame_windows
+    from musicspeech.core.datasets import Clip
+    from musicspeech.core.features import frame_features
+    from musicspeech.core.training import frame_windows
 
     result, _ = trained
     history, ev, bundle = result.history, result.evaluation, result.bundle

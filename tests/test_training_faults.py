@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    from gui.app import create_window
+    from musicspeech.gui.app import create_window
 
     w = create_window(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
     qtbot.addWidget(w)

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from core.errors import Cancelled
-from core.recipes import recipe_settings
-from core.training import TrainingListener
-from core.training_process import TrainingError, _children, train_in_child
+from musicspeech.core.errors import Cancelled
+from musicspeech.core.recipes import recipe_settings
+from musicspeech.core.training import TrainingListener
+from musicspeech.core.training_process import TrainingError, _children, train_in_child
 
 from .conftest import REPO, link_subset
 from .test_gui import drop
@@ -69,9 +69,9 @@ def test_cancel_stops_the_training_process(tmp_path, gtzan_dir):
 
 PARENT = """
 import sys, time
-from core.recipes import recipe_settings
-from core.training import TrainingListener
-from core.training_process import _children, train_in_child
+from musicspeech.core.recipes import recipe_settings
+from musicspeech.core.training import TrainingListener
+from musicspeech.core.training_process import _children, train_in_child
 
 class Say(TrainingListener):
     def stage(self, name, done, total):

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.audio import Waveform, load_audio
-from core.inference import Classifier
-from core.self_test import shipped_model_path
-from core.verdict import FILE_POLICY, SILENCE, verdict_labels, viterbi, window_states
+from musicspeech.core.audio import Waveform, load_audio
+from musicspeech.core.inference import Classifier
+from musicspeech.core.self_test import shipped_model_path
+from musicspeech.core.verdict import FILE_POLICY, SILENCE, verdict_labels, viterbi, window_states
 
 from .conftest import GTZAN_SPEECH, REPO
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import yamnet
-from core.errors import Cancelled, DownloadError, ModelError
-from core.features import frame_features, windows
-from core.recipes import YAMNET
+from musicspeech.core import yamnet
+from musicspeech.core.errors import Cancelled, DownloadError, ModelError
+from musicspeech.core.features import frame_features, windows
+from musicspeech.core.recipes import YAMNET
 
 from .conftest import GTZAN_MUSIC, GTZAN_SPEECH, REPO, link_subset
 
@@ -183,7 +183,7 @@ def test_yamnet_windows_are_the_waveform_itself():
 def test_the_embedding_is_yamnets(weights):
     """The tensor read is YAMNet's pooled embedding: YAMNet's own last layer (dense 1024 -> 521, a logistic)
     applied to it gives YAMNet's scores, and those call music music and speech speech."""
-    from core.audio import load_audio
+    from musicspeech.core.audio import load_audio
 
     embedder = yamnet.Embedder(weights)
     music = load_audio(GTZAN_MUSIC / "classical.wav", 16000).samples[:15600]
@@ -204,10 +204,10 @@ def test_the_embedding_is_yamnets(weights):
 def trained_path(weights, tmp_path_factory):
     """The YAMNet recipe trained on 4 + 4 real GTZAN clips, saved; YAMNet's weights found through the
     environment while the module's tests run. Without the recipe's augmented copies: a third of the time."""
-    from core.augment import AugmentSettings
-    from core.datasets import from_folder
-    from core.recipes import recipe_settings
-    from core.training import train
+    from musicspeech.core.augment import AugmentSettings
+    from musicspeech.core.datasets import from_folder
+    from musicspeech.core.recipes import recipe_settings
+    from musicspeech.core.training import train
 
     root = tmp_path_factory.mktemp("yamnet-model")
     with pytest.MonkeyPatch.context() as mp:
@@ -222,7 +222,7 @@ def trained_path(weights, tmp_path_factory):
 
 
 def test_recipe_learns_from_a_few_real_clips_and_classifies_held_out_ones(trained_path, tmp_path, monkeypatch):
-    from core.inference import Classifier
+    from musicspeech.core.inference import Classifier
 
     classifier = Classifier.from_path(trained_path)  # the saved file: YAMNet, then the head, in LiteRT
     held_out = [GTZAN_MUSIC / f"{n}.wav" for n in ("classical", "pop", "hendrix", "winds")] + [
@@ -241,9 +241,9 @@ def test_recipe_learns_from_a_few_real_clips_and_classifies_held_out_ones(traine
 def test_live_mode_runs_the_yamnet_model_as_files_do(trained_path):
     """Live audio through a YAMNet model: the same windows as the file's (so the same probabilities), and the
     verdict follows speech, then music."""
-    from core.audio import Waveform, load_audio
-    from core.inference import Classifier
-    from core.live import LiveAnalyzer, LiveListener, LiveSettings
+    from musicspeech.core.audio import Waveform, load_audio
+    from musicspeech.core.inference import Classifier
+    from musicspeech.core.live import LiveAnalyzer, LiveListener, LiveSettings
 
     classifier = Classifier.from_path(trained_path)
     speech = load_audio(GTZAN_SPEECH / "charles.wav", 16000).samples[: 10 * 16000]

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from core import __version__
-from core.errors import Cancelled, ModelError, MusicSpeechError, save_problem
+from musicspeech.core import __version__
+from musicspeech.core.errors import Cancelled, ModelError, MusicSpeechError, save_problem
 
 COMMANDS = ("classify", "download", "train", "evaluate", "live")
 
@@ -164,10 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    from core.archive import FileKey, ResultFile, output_format
-    from core.bundle import read_bundle
-    from core.datasets import expand_paths
-    from core.inference import FileResult
+    from musicspeech.core.archive import FileKey, ResultFile, output_format
+    from musicspeech.core.bundle import read_bundle
+    from musicspeech.core.datasets import expand_paths
+    from musicspeech.core.inference import FileResult
 
     if args.resume and not args.output:
         raise MusicSpeechError("--resume goes on with an --output file: name it")
@@ -232,8 +232,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 def _results(args, model: Path | None, paths: list[Path], jobs: int, lost: list[str]):
     """The results of `paths`, as they come: on the cluster, in `jobs` worker processes, or in this process."""
-    from core.archive import DECODER_NOISE, cluster_results, local_results
-    from core.quiet import filtered_stderr
+    from musicspeech.core.archive import DECODER_NOISE, cluster_results, local_results
+    from musicspeech.core.quiet import filtered_stderr
 
     if not paths:
         return
@@ -282,7 +282,7 @@ class _Sink:
             if args.format == "table":
                 print(_table_header(), file=self.out)
             elif args.format == "csv":
-                from core.archive import csv_columns
+                from musicspeech.core.archive import csv_columns
 
                 self.csv = csv.writer(self.out)
                 self.csv.writerow(csv_columns(self.labels, args.segments, identity=False))
@@ -300,7 +300,7 @@ class _Sink:
             self.next += 1
 
     def _print(self, result) -> None:
-        from core.archive import csv_rows
+        from musicspeech.core.archive import csv_rows
 
         if self.args.format == "json":
             print(json.dumps(result.to_dict(), ensure_ascii=False), file=self.out, flush=True)
@@ -374,7 +374,7 @@ def _duration(seconds: float) -> str:
 
 
 def resolve_model(arg: Path | None) -> Path:
-    from core.paths import shipped_model_path
+    from musicspeech.core.paths import shipped_model_path
 
     if arg is not None:
         return arg
@@ -388,7 +388,7 @@ def resolve_model(arg: Path | None) -> Path:
 
 
 def cmd_self_test(args: argparse.Namespace) -> int:
-    from core.self_test import run_self_test
+    from musicspeech.core.self_test import run_self_test
 
     return run_self_test()
 
@@ -397,7 +397,7 @@ def cmd_self_test(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from core import tfds_source
+    from musicspeech.core import tfds_source
 
     if args.yamnet:
         return _download_yamnet(args.url)
@@ -414,7 +414,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def _download_yamnet(url: str | None = None) -> int:
-    from core import yamnet
+    from musicspeech.core import yamnet
 
     bar = ProgressBar("downloading YAMNet", unit="MB", scale=1 / 1e6)
     try:
@@ -429,11 +429,11 @@ def _download_yamnet(url: str | None = None) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from core.atomic import check_writable
-    from core.feature_cache import FeatureCache
-    from core.paths import user_data_dir
-    from core.recipes import recipe_settings
-    from core.training import train
+    from musicspeech.core.atomic import check_writable
+    from musicspeech.core.feature_cache import FeatureCache
+    from musicspeech.core.paths import user_data_dir
+    from musicspeech.core.recipes import recipe_settings
+    from musicspeech.core.training import train
 
     settings = recipe_settings(
         args.recipe,
@@ -448,7 +448,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = args.out or user_data_dir() / "models" / f"model-{_dt.datetime.now():%Y%m%d-%H%M%S}.msmodel"
     check_writable(out)  # a read-only folder is said now, not after the training
     if settings.features.kind == "yamnet":
-        from core import yamnet
+        from musicspeech.core import yamnet
 
         if not yamnet.have_weights():
             _download_yamnet()
@@ -476,10 +476,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def load_dataset(source: str):
-    from core import datasets
+    from musicspeech.core import datasets
 
     if source == "tfds":
-        from core import tfds_source
+        from musicspeech.core import tfds_source
 
         bar = ProgressBar("downloading GTZAN", unit="MB", scale=1 / 1e6)
         try:
@@ -532,10 +532,10 @@ class _ConsoleTrainingListener:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from collections import Counter
 
-    from core.archive import DECODER_NOISE
-    from core.inference import Classifier
-    from core.quiet import filtered_stderr
-    from core.training import evaluate_windows
+    from musicspeech.core.archive import DECODER_NOISE
+    from musicspeech.core.inference import Classifier
+    from musicspeech.core.quiet import filtered_stderr
+    from musicspeech.core.training import evaluate_windows
 
     classifier = Classifier.from_path(resolve_model(args.model))
     dataset = load_dataset(args.data)
@@ -593,14 +593,14 @@ def _print_confusion(labels: Sequence[str], confusion: list[list[int]]) -> None:
 
 
 def cmd_live(args: argparse.Namespace) -> int:
-    from core.devices import input_devices
+    from musicspeech.core.devices import input_devices
 
     if args.list_devices:
         for d in input_devices():
             print(f"{d.index:>3} {'*' if d.is_default else ' '} {d.label}")
         return 0
-    from core.inference import Classifier
-    from core.live import LiveSession, LiveSettings
+    from musicspeech.core.inference import Classifier
+    from musicspeech.core.live import LiveSession, LiveSettings
 
     device = args.device
     if device is not None and device.isdigit():  # a number from --list-devices
@@ -650,7 +650,7 @@ def _stop_on_signals() -> None:
 
 def _console_live_listener(fmt: str):
     """One line per segment on stdout (text or JSON); device problems on stderr."""
-    from core.live import SILENCE, LiveListener
+    from musicspeech.core.live import SILENCE, LiveListener
 
     class Console(LiveListener):
         def segment(self, segment) -> None:
