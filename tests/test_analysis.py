@@ -2,6 +2,8 @@
 fed as a stream, it gives the same windows, probabilities, levels and segments. Real GTZAN audio, the real shipped
 model."""
 
+import json
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -150,3 +152,16 @@ def test_finish_refuses_windows_without_probabilities(classifier, programme):
     assert len(analysis.take(programme[0][:32000])) == 3
     with pytest.raises(RuntimeError):
         analysis.finish()
+
+
+def test_a_saved_model_records_the_presets_it_was_made_for(trained):
+    """Presets travel with the model: a saved bundle carries both; a Classifier on it uses them."""
+    import zipfile
+
+    _, path = trained
+    with zipfile.ZipFile(path) as zf:
+        verdict = json.loads(zf.read("bundle.json"))["verdict"]
+    assert presets({"verdict": verdict}) == (VerdictPolicy(), LIVE_POLICY)
+    assert verdict["file"]["switch_cost"] == VerdictPolicy().switch_cost and verdict["live"]["causal"] is True
+    classifier = Classifier.from_path(path)
+    assert (classifier.file_policy, classifier.live_policy) == (VerdictPolicy(), LIVE_POLICY)
