@@ -46,10 +46,7 @@ def preprocessing(bundle: ModelBundle) -> dict:
         steps.append("subtract each window's mean over all its frames and bins")
     steps.append(f"input: float32 [batch, {s.frames_per_window}, {s.n_bins}] (time, frequency)")
     return {
-        "labels": list(bundle.labels),
-        "input_shape": [None, *s.window_shape],
-        "output": "probabilities [batch, n_labels] (softmax), in the order of `labels`",
-        "clip_verdict": "mean of the window probabilities; the label with the largest mean",
+        **_outputs(bundle, s.window_shape),
         "features": s.to_dict(),
         "derived": {
             "frames_per_window": s.frames_per_window,
@@ -95,10 +92,7 @@ def _yamnet_preprocessing(bundle: ModelBundle) -> dict:
 
     s = bundle.features
     return {
-        "labels": list(bundle.labels),
-        "input_shape": [None, *s.model_input_shape],
-        "output": "probabilities [batch, n_labels] (softmax), in the order of `labels`",
-        "clip_verdict": "mean of the window probabilities; the label with the largest mean",
+        **_outputs(bundle, s.model_input_shape),
         "features": s.to_dict(),
         "yamnet": {"url": YAMNET_URL, "sha256": YAMNET_SHA256, "embedding_tensor": EMBEDDING_TENSOR},
         "steps": [
@@ -110,4 +104,18 @@ def _yamnet_preprocessing(bundle: ModelBundle) -> dict:
             f"{EMBEDDING_TENSOR} (float32 [1, 1024]; open the interpreter with experimental_preserve_all_tensors)",
             f"input: float32 [batch, {s.model_input_shape[0]}] ({LICENCE_NOTE})",
         ],
+    }
+
+
+def _outputs(bundle, input_shape) -> dict:
+    """What every preprocessing description says of the network's input, output and the clip's verdict."""
+    return {
+        "labels": list(bundle.labels),
+        "input_shape": [None, *input_shape],
+        "output": "probabilities [batch, n_labels] (softmax), in the order of `labels`",
+        "clip_verdict": (
+            "simplest: mean of the window probabilities, the label with the largest mean; the app adds its verdict "
+            "policy (windows under -55 dBFS and a `noise` label are silence, labels smoothed by Viterbi: "
+            "core/verdict.py)"
+        ),
     }
