@@ -1,9 +1,13 @@
 """The model that ships in resources/models: it loads, its metadata says how it is used, and it is right on
 clips it never saw (its held-out GTZAN fold and the out-of-domain devset)."""
 
+import fcntl
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -33,11 +37,19 @@ def classifier(shipped):
 
 @pytest.fixture(scope="session")
 def devset():
-    """The out-of-domain devset, built once from Debian packages (../shared/devset)."""
-    if not (DEVSET / "labels.csv").is_file():
-        subprocess.run(
-            ["bash", str(REPO.parent / "shared" / "devset" / "build.sh"), str(DEVSET)], check=True, capture_output=True
-        )
+    """The out-of-domain devset, built once from Debian packages (../shared/devset): under a lock, in a folder of its
+    own renamed into place, so that the quick tier's two workers (or two clones' runs) never read half of it."""
+    with open(DEVSET.with_name(DEVSET.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (DEVSET / "labels.csv").is_file():
+            building = Path(tempfile.mkdtemp(prefix=DEVSET.name + "-", dir=DEVSET.parent))
+            subprocess.run(
+                ["bash", str(REPO.parent / "shared" / "devset" / "build.sh"), str(building)],
+                check=True,
+                capture_output=True,
+            )
+            shutil.rmtree(DEVSET, ignore_errors=True)
+            os.rename(building, DEVSET)
     return from_folder(DEVSET)
 
 
