@@ -12,6 +12,7 @@ windows (to float32 rounding) and the same verdicts.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from musicspeech.core.verdict import (
     clip_verdict,
     decide,
     verdict_labels,
+    window_edges,
     window_states,
 )
 
@@ -102,7 +104,7 @@ class Verdict:
 
     start_s: float
     end_s: float
-    label: str  # a model label, or SILENCE
+    label: str  # a model label, or SILENCE: the current segment's (see `Listener.verdict`)
     probabilities: dict[str, float]
     level_dbfs: float
 
@@ -118,10 +120,13 @@ class Listener:
         """New feature frames (n, bins) in the model's features, and each frame's level (causal presets)."""
 
     def verdict(self, verdict: Verdict) -> None:
-        """A causal verdict was made (every hop)."""
+        """A causal verdict was made (every hop). Its label is the current segment's: with the preset's
+        `min_segment_s`, a new label shows only on the verdict that completes `min_segment_s` of it in a row;
+        while that change is pending, verdicts keep the label before it (a run that does not last never shows)."""
 
     def segment(self, segment: Segment) -> None:
-        """A causal verdict changed: the segment that just ended (and the last one, at `finish`)."""
+        """A causal verdict changed: the segment that just ended (and the last one, at `finish`). With
+        `min_segment_s`, it ends where the run of the new label began, up to `min_segment_s` before now."""
 
 
 @dataclass(frozen=True)
@@ -235,6 +240,8 @@ class Analysis:
                 raise ValueError("the hop must be positive and no longer than the window")
             self.per_verdict = 1 + (wanted - fpw) // hop  # model windows a verdict averages
             self.verdict_frames = fpw + (self.per_verdict - 1) * hop
+            hop_s = hop * spec.frame_step / spec.rate_hz
+            self._hold = max(1, math.ceil(policy.min_segment_s / hop_s - 1e-9))  # verdicts a change must last
         else:
             hop, self.per_verdict, self.verdict_frames = spec.hop_frames, 1, fpw
         self.hop_frames = hop
@@ -250,8 +257,11 @@ class Analysis:
         self._recent_power = np.zeros(0)
         self._power = np.zeros(0, np.float32)  # frame levels from frame `_power_first` on
         self._power_first = 0
-        self._label: str | None = None
+        self._decided: str | None = None  # the last verdict as decided (`core.verdict.decide`)
+        self._label: str | None = None  # the current segment's label: the verdicts' label
         self._segment: tuple[float, np.ndarray, int] | None = None  # (start_s, sum of probabilities, verdicts)
+        # a change of label waiting for min_segment_s: (label, boundary_s, sum of probabilities, verdicts)
+        self._pending: tuple[str, float, np.ndarray, int] | None = None
         self._last_end_s = 0.0
         self._segments: list[Segment] = []
 
@@ -326,48 +336,82 @@ class Analysis:
             a = end - self.verdict_frames - self._power_first
             silent = self._power[a : end - self._power_first] < self.policy.silence_dbfs
             edge_s = _silent_edge(silent) * spec.frame_step / spec.rate_hz
-            label = decide(mean, level, edge_s, self._label, self.labels, self.policy)
+            self._decided = decide(mean, level, edge_s, self._decided, self.labels, self.policy)
+            start_s, end_s = (end - self.verdict_frames) * spec.frame_step / spec.rate_hz, spec.frames_end_s(end)
+            ended, changed_back = self._track(self._decided, start_s, end_s, mean)
             verdict = Verdict(
-                (end - self.verdict_frames) * spec.frame_step / spec.rate_hz,
-                spec.frames_end_s(end),
-                label,
+                start_s,
+                end_s,
+                self._label,
                 {name: float(p) for name, p in zip(self.labels, mean, strict=True)},
                 level,
             )
             self.verdicts += 1
             if self.record:
-                self._states.append(verdict_labels(self.labels).index(label))
+                state = verdict_labels(self.labels).index(self._label)
+                if changed_back:  # the verdicts of the run that made the change have its label too
+                    self._states[len(self._states) - changed_back :] = [state] * changed_back
+                self._states.append(state)
             self.listener.verdict(verdict)
-            self._track(verdict, mean)
+            if ended is not None:
+                self._tell(ended)
         self._recent, self._recent_power = self._recent[-k:], self._recent_power[-k:]
 
-    def _track(self, verdict: Verdict, probs: np.ndarray) -> None:
+    def _track(self, decided: str, start_s: float, end_s: float, probs: np.ndarray) -> tuple[Segment | None, int]:
+        """Follow the decided labels into segments: a change is made once the new label has been decided for
+        `min_segment_s` of verdicts in a row, with the boundary where that run began. Returns the segment that
+        ended (to tell after the verdict) and how many verdicts before this one the change reaches back."""
+        probs = probs.astype(np.float64)
+        self._last_end_s = end_s
         if self._segment is None:
-            self._segment = (verdict.start_s, probs.astype(np.float64), 1)
-        elif verdict.label != self._label:
-            boundary = max(self._segment[0], (verdict.start_s + verdict.end_s) / 2)
-            self._close(boundary)
-            self._segment = (boundary, probs.astype(np.float64), 1)
-        else:
+            self._segment, self._label = (start_s, probs, 1), decided
+            return None, 0
+        if decided == self._label:
+            self._drop_pending()
             start, total, count = self._segment
             self._segment = (start, total + probs, count + 1)  # a running sum: hours of one label cost nothing
-        self._label = verdict.label
-        self._last_end_s = verdict.end_s
+            return None, 0
+        if self._pending is not None and self._pending[0] != decided:
+            self._drop_pending()  # a run of another label began: the one before it was too short
+        if self._pending is None:
+            boundary = max(self._segment[0], (start_s + end_s) / 2)
+            self._pending = (decided, boundary, probs, 1)
+        else:
+            label, boundary, total, count = self._pending
+            self._pending = (label, boundary, total + probs, count + 1)
+        label, boundary, total, count = self._pending
+        if count < self._hold:
+            return None, 0
+        ended = self._ended(boundary)
+        self._pending, self._segment, self._label = None, (boundary, total, count), label
+        return ended, count - 1
 
-    def _close(self, end_s: float) -> None:
+    def _drop_pending(self) -> None:
+        """A change that did not last: its verdicts stay in the current segment."""
+        if self._pending is not None:
+            _, _, total, count = self._pending
+            start, seg_total, seg_count = self._segment
+            self._segment = (start, seg_total + total, seg_count + count)
+            self._pending = None
+
+    def _ended(self, end_s: float) -> Segment:
         start, total, count = self._segment
         mean = total / count
-        segment = Segment(start, end_s, self._label, {k: float(v) for k, v in zip(self.labels, mean, strict=True)})
+        return Segment(start, end_s, self._label, {k: float(v) for k, v in zip(self.labels, mean, strict=True)})
+
+    def _tell(self, segment: Segment) -> None:
         if self.record:
             self._segments.append(segment)
         self.listener.segment(segment)
 
     def close_segment(self) -> None:
-        """End the current causal segment at the last verdict (a microphone stopped)."""
+        """End the current causal segment at the last verdict (a microphone stopped); a change still waiting
+        for `min_segment_s` stays in it."""
         if self._segment is not None:
-            self._close(self._last_end_s)
+            self._drop_pending()
+            self._tell(self._ended(self._last_end_s))
             self._segment = None
-            self._label = None
+            self._label = self._decided = None
 
     # the result -----------------------------------------------------------------------------------------------
     def finish(self, duration_s: float | None = None) -> Prediction:
@@ -393,7 +437,8 @@ class Analysis:
             path = np.concatenate([np.full(n - len(path), head, np.int64), path])
             found = tuple(self._segments)
         else:
-            path, states = window_states(probs, levels, labels, self.policy)
+            edges = window_edges(starts, spec.window_s, duration_s)
+            path, states = window_states(probs, levels, labels, self.policy, edges)
             found = segments(probs, path, states, starts, spec.window_s, duration_s, labels)
         label, confidence, mean = clip_verdict(probs, levels, path, labels, self.policy)
         return Prediction(
@@ -427,8 +472,7 @@ def segments(
     n = len(window_probs)
     if n == 0:
         return ()
-    centres = np.asarray(starts_s) + window_s / 2
-    edges = np.minimum(np.concatenate([[0.0], (centres[1:] + centres[:-1]) / 2, [duration_s]]), duration_s)
+    edges = window_edges(starts_s, window_s, duration_s)
     change = np.flatnonzero(np.diff(path)) + 1
     bounds = np.concatenate([[0], change, [n]])
     out = []

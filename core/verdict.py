@@ -11,6 +11,12 @@ network cannot see or should not decide alone:
   hidden Markov model (Viterbi), as inaSpeechSegmenter does: each window's emission is its probabilities, and
   every change of label costs `switch_cost` (a log-probability), so a segment must be clearly better over
   several windows to exist. A programme gives its true segments, not a flicker.
+- **A minimum segment length** (`min_segment_s`, off at 0). Files: after the Viterbi path, a segment shorter
+  than it (any label, silence too; the first and last count their real length, from 0 and to the end) is given
+  to the neighbour whose label explains its windows better (the sum of their emission log-probabilities),
+  shortest first, until none is left or one segment is the whole signal. Live: a change of label is made only
+  once the new label has been decided for `min_segment_s` of verdicts in a row, and the segment boundary then
+  goes back to where that run began.
 - **The clip's label**: the label that most of the clip's sounding windows lean to (the mean of their music and
   speech probabilities); silence only when `silent_share` of the clip or more is silence.
 
@@ -23,6 +29,7 @@ verdict before it. A model may carry its own presets (`presets`); the defaults a
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
@@ -46,14 +53,18 @@ class VerdictPolicy:
     window_s: float | None = None  # audio a causal verdict looks at (the mean of the model windows in it)
     switch_margin: float = 0.5  # causal: a change of label needs this lead (music against speech, 0..1)
     edge_s: float = 0.05  # causal: this much silence at either end of the window keeps the verdict before it
+    # No segment shorter than this (seconds; 0: off). Files: short segments join a neighbour after Viterbi;
+    # causal: a change of label waits until the new label has held this long (hysteresis).
+    min_segment_s: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], base: VerdictPolicy | None = None) -> VerdictPolicy:
-        """A preset as a model records it; settings it does not name keep `base`'s (names it does not know are
-        left out: a newer model's extra settings)."""
+        """A preset as a model records it; settings it does not name keep `base`'s (a preset recorded before a
+        setting existed, like `min_segment_s`, gets the default's; names it does not know are left out: a newer
+        model's extra settings)."""
         known = {f.name for f in fields(cls)}
         return replace(base or cls(), **{k: v for k, v in data.items() if k in known})
 
@@ -82,14 +93,88 @@ def window_states(
     levels_dbfs: np.ndarray,
     model_labels: Sequence[str],
     policy: VerdictPolicy = FILE_POLICY,
+    edges_s: np.ndarray | None = None,
 ) -> tuple[np.ndarray, tuple[str, ...]]:
-    """The smoothed verdict of each window, as indices into `verdict_labels(model_labels)` (which is returned)."""
+    """The smoothed verdict of each window, as indices into `verdict_labels(model_labels)` (which is returned).
+
+    `edges_s` (`window_edges`: where each window's share of the time starts, and the signal's end) is needed
+    for the policy's `min_segment_s`."""
     states = verdict_labels(model_labels)
     n = len(window_probs)
     if n == 0:
         return np.zeros(0, dtype=np.int64), states
     emission = emission_logs(window_probs, levels_dbfs, model_labels, policy)
-    return viterbi(emission, policy.switch_cost), states
+    path = viterbi(emission, policy.switch_cost)
+    if policy.min_segment_s > 0:
+        if edges_s is None:
+            raise ValueError("min_segment_s needs the windows' edges in time (window_edges)")
+        path = merge_short_runs(path, emission, edges_s, policy.min_segment_s)
+    return path, states
+
+
+def window_edges(starts_s: np.ndarray, window_s: float, duration_s: float) -> np.ndarray:
+    """(n + 1,) the time each window speaks for: from half way to its neighbours' centres (the first from 0) to
+    the next edge; the last edge is the end of the signal."""
+    centres = np.asarray(starts_s, dtype=np.float64) + window_s / 2
+    middles = (centres[1:] + centres[:-1]) / 2
+    return np.minimum(np.concatenate([[0.0], middles, [duration_s]]), duration_s)
+
+
+def merge_short_runs(path: np.ndarray, emission: np.ndarray, edges_s: np.ndarray, min_s: float) -> np.ndarray:
+    """`path` with no run of one state shorter than `min_s` seconds (run lengths from `edges_s`), unless one run is
+    the whole signal: the shortest run under `min_s` is given to the neighbour whose state explains its windows
+    better (the larger sum of `emission` over them), merged with what then touches it, until none is left.
+    O(n log n): a heap of runs, a linked list of neighbours, and cumulative sums of the emissions."""
+    path = np.asarray(path, dtype=np.int64)
+    n = len(path)
+    if n == 0 or min_s <= 0:
+        return path
+    cum = np.vstack([np.zeros((1, emission.shape[1])), np.cumsum(emission, axis=0)])
+    change = np.flatnonzero(np.diff(path)) + 1
+    starts = np.concatenate([[0], change]).tolist()
+    ends = np.concatenate([change, [n]]).tolist()
+    state = path[starts].tolist()
+    m = len(starts)
+    prev = list(range(-1, m - 1))
+    nxt = [*range(1, m), -1]
+    alive = [True] * m
+
+    def length(r: int) -> float:
+        return float(edges_s[ends[r]] - edges_s[starts[r]])
+
+    heap = [(length(r), r) for r in range(m) if length(r) < min_s]
+    heapq.heapify(heap)
+    runs = m
+    while heap and runs > 1:
+        size, r = heapq.heappop(heap)
+        if not alive[r] or size != length(r) or size >= min_s:
+            continue  # merged away, or grown since it was pushed
+        a, b = starts[r], ends[r]
+        p, q = prev[r], nxt[r]
+        fits = {x: float(cum[b, state[x]] - cum[a, state[x]]) for x in (p, q) if x >= 0}
+        into = max(fits, key=lambda x: (fits[x], x == p))  # ties go to the earlier neighbour
+        state[r] = state[into]
+        # r now has its neighbour's state: merge it with every neighbour of that state (both sides may have it)
+        for x in (p, q):
+            if x >= 0 and state[x] == state[r]:
+                starts[r], ends[r] = min(starts[r], starts[x]), max(ends[r], ends[x])
+                alive[x] = False
+                runs -= 1
+                if x == p:
+                    prev[r] = prev[x]
+                    if prev[r] >= 0:
+                        nxt[prev[r]] = r
+                else:
+                    nxt[r] = nxt[x]
+                    if nxt[r] >= 0:
+                        prev[nxt[r]] = r
+        if length(r) < min_s:
+            heapq.heappush(heap, (length(r), r))
+    out = np.empty(n, dtype=np.int64)
+    for r in range(m):
+        if alive[r]:
+            out[starts[r] : ends[r]] = state[r]
+    return out
 
 
 def emission_logs(

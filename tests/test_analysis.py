@@ -3,18 +3,19 @@ fed as a stream, it gives the same windows, probabilities, levels and segments. 
 model."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from musicspeech.core.analysis import Analysis, WindowStream
-from musicspeech.core.audio import load_audio
+from musicspeech.core.analysis import Analysis, Listener, WindowStream
+from musicspeech.core.audio import Waveform, load_audio
 from musicspeech.core.features import FeatureSpec, waveform_windows
 from musicspeech.core.inference import Classifier
 from musicspeech.core.live import LiveAnalyzer, LiveListener, LiveSettings
 from musicspeech.core.paths import shipped_model_path
-from musicspeech.core.verdict import LIVE_POLICY, VerdictPolicy, presets
+from musicspeech.core.verdict import LIVE_POLICY, SILENCE, VerdictPolicy, presets
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +74,12 @@ def test_a_file_and_the_same_signal_in_random_blocks_give_the_same_analysis(clas
     assert {s.label for s in as_file.segments} >= {"music", "speech"}  # the change is there to be found
 
 
-@pytest.mark.parametrize("seed", [4, 5])
-def test_the_live_preset_gives_the_same_verdicts_whatever_the_block_sizes(classifier, programme, seed):
+@pytest.mark.parametrize(("seed", "min_segment_s"), [(4, 0.0), (5, 0.0), (6, 2.0)])
+def test_the_live_preset_gives_the_same_verdicts_whatever_the_block_sizes(
+    classifier, programme, seed, min_segment_s, monkeypatch
+):
     x, _ = programme
+    monkeypatch.setattr(classifier, "live_policy", replace(classifier.live_policy, min_segment_s=min_segment_s))
 
     class Heard(LiveListener):
         def __init__(self):
@@ -98,6 +102,9 @@ def test_the_live_preset_gives_the_same_verdicts_whatever_the_block_sizes(classi
     assert pieces.n_frames == whole.n_frames == classifier.spec.frame_count(len(x))
     same_segments(fed, one)
     assert [s.to_dict() for s in pieces.segments] == [s.to_dict() for s in one.segments]
+    assert [s.label for s in one.segments][:1] == ["music"] and "speech" in {s.label for s in one.segments}
+    if min_segment_s:  # no segment but the last is shorter than the minimum
+        assert all(s.end_s - s.start_s >= min_segment_s - 0.1 for s in one.segments[:-1])
 
     # the microphone's analyser is the same thing, keeping no history
     mic = Heard()
@@ -145,6 +152,87 @@ def test_presets_come_from_the_model_or_default():
     file, live = presets({"verdict": {"file": {"switch_cost": 4.0}, "live": {"switch_margin": 0.3, "future": 1}}})
     assert file.switch_cost == 4.0 and not file.causal
     assert live.switch_margin == 0.3 and live.causal and live.hop_s == LIVE_POLICY.hop_s
+
+
+def test_presets_recorded_before_the_minimum_segment_length_read_without_it():
+    recorded = {k: v for k, v in LIVE_POLICY.to_dict().items() if k != "min_segment_s"}  # an older bundle's
+    file, live = presets({"verdict": {"file": {"switch_cost": 8.0}, "live": recorded}})
+    assert file.min_segment_s == live.min_segment_s == 0.0 and live == LIVE_POLICY
+    assert VerdictPolicy.from_dict({"min_segment_s": 2.5}).min_segment_s == 2.5
+
+
+# the live preset's minimum segment length, on constructed probabilities (windows every 0.1 s) -------------------
+MUSIC, SPEECH = [0.99, 0.01], [0.01, 0.99]
+TONE = (0.1 * np.sin(np.arange(30 * 16000) * 0.05)).astype(np.float32)  # 30 s at -23 dBFS: no silence
+
+
+def live(x, speech_between, min_segment_s, music_else=True):
+    """The live preset on `x`, its windows given music or speech by where their centre falls."""
+
+    class Heard(Listener):
+        verdicts, segments = [], []
+
+        def verdict(self, v):
+            self.verdicts.append(v)
+
+        def segment(self, s):
+            self.segments.append(s)
+
+    heard = Heard()
+    heard.verdicts, heard.segments = [], []
+    spec = FeatureSpec()
+    analysis = Analysis(spec, ("music", "speech"), replace(LIVE_POLICY, min_segment_s=min_segment_s), None, heard)
+    n = len(analysis.take(x))
+    centres = spec.window_starts_s(n, analysis.hop_frames) + spec.window_s / 2
+    lo, hi = speech_between
+    other = MUSIC if music_else else SPEECH
+    analysis.give(np.array([SPEECH if lo <= c < hi else other for c in centres], np.float32))
+    prediction = analysis.finish()
+    assert [s.to_dict() for s in heard.segments] == [s.to_dict() for s in prediction.segments]
+    return [(s.label, round(s.start_s, 2), round(s.end_s, 2)) for s in prediction.segments], heard.verdicts
+
+
+def test_live_a_one_second_speech_blip_in_music_is_no_change_with_a_two_second_minimum():
+    found, verdicts = live(TONE, (14.5, 15.5), 0.0)
+    assert [label for label, *_ in found] == ["music", "speech", "music"]
+    found, verdicts = live(TONE, (14.5, 15.5), 2.0)
+    assert [label for label, *_ in found] == ["music"] and {v.label for v in verdicts} == {"music"}
+
+
+def test_live_a_change_waits_for_the_minimum_and_its_boundary_goes_back_to_where_the_run_began():
+    without, before = live(TONE, (12.0, 17.0), 0.0)
+    found, verdicts = live(TONE, (12.0, 17.0), 2.0)
+    assert [label for label, *_ in found] == ["music", "speech", "music"]
+    assert found == without  # not late: the same boundaries as deciding at once
+    first = next(i for i, v in enumerate(before) if v.label == "speech")
+    shown = next(i for i, v in enumerate(verdicts) if v.label == "speech")
+    assert shown - first == 19  # the 20th verdict in a row (every 0.1 s) makes the change
+    assert [v.label for v in verdicts[:first]] == [v.label for v in before[:first]]
+
+
+def test_live_a_short_pause_inside_speech_stays_speech():
+    x = TONE.copy()
+    x[14 * 16000 : 16 * 16000] = 0.0  # 2 s of digital silence
+    found, _ = live(x, (0.0, 0.0), 0.0, music_else=False)
+    assert [label for label, *_ in found] == ["speech", SILENCE, "speech"]
+    found, _ = live(x, (0.0, 0.0), 3.0, music_else=False)
+    assert found == [("speech", 0.0, 30.0)]
+
+
+def test_a_second_of_real_speech_inside_real_music_is_one_music_segment_with_the_minimum(
+    classifier, music_clip, speech_clip
+):
+    """GTZAN music with 1.5 s of GTZAN speech spliced in at 15 s: the file preset finds it; with a minimum
+    segment length of 3 s, the clip is one music segment."""
+    music, speech = load_audio(music_clip, 16000).samples, load_audio(speech_clip, 16000).samples
+    x = np.concatenate([music[: 15 * 16000], speech[5 * 16000 : 6 * 16000 + 8000], music[15 * 16000 : 30 * 16000]])
+    clip = Waveform(x, 16000, "music with speech spliced in")
+    found = classifier.classify(clip, classifier.file_policy).segments
+    speech_found = [s for s in found if s.label == "speech"]
+    assert speech_found and abs(speech_found[0].start_s - 15.0) < 1.0
+    one = classifier.classify(clip, replace(classifier.file_policy, min_segment_s=3.0))
+    assert [(s.label, s.start_s, s.end_s) for s in one.segments] == [("music", 0.0, pytest.approx(len(x) / 16000))]
+    assert one.label == "music"
 
 
 def test_finish_refuses_windows_without_probabilities(classifier, programme):

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,12 @@ from musicspeech.core.inference import Classifier
 from musicspeech.core.model import ModelBundle
 from musicspeech.core.paths import shipped_model_path
 from musicspeech.core.recipes import SHIPPED
+from musicspeech.core.verdict import FILE_POLICY, LIVE_POLICY, VerdictPolicy
 
 from .conftest import GTZAN_DIR, REPO
 
 DEVSET = Path("/tmp/musicspeech-devset")
+PRESETS = {"file": FILE_POLICY.to_dict(), "live": LIVE_POLICY.to_dict()}  # as bundles record them
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +72,47 @@ def test_the_shipped_bundle_is_small_and_records_how_it_was_made(shipped):
     pool = [n for n in info["data"]["train_clips"] + info["data"]["val_clips"] if n.startswith("pool/")]
     assert len(pool) > 500 and {n.split("/")[1] for n in pool} == {"music", "noise", "speech"}
     assert info["data"]["pool_sha256"] and info["metrics"]["clip_accuracy"] >= 0.95
+
+
+def test_the_shipped_bundle_records_both_verdict_presets_and_the_classifier_uses_them(tmp_path):
+    with zipfile.ZipFile(shipped_model_path()) as zf:
+        meta = json.loads(zf.read("bundle.json"))
+    verdict = meta["verdict"]
+    assert verdict == PRESETS
+    classifier = Classifier.from_path(shipped_model_path())
+    assert (classifier.file_policy, classifier.live_policy) == (FILE_POLICY, LIVE_POLICY)
+    assert classifier.policy == classifier.file_policy
+    # what the classifier uses is what the file says: the same bundle with other presets recorded
+    verdict["file"]["min_segment_s"], verdict["live"]["switch_margin"] = 3.0, 0.3
+    other = rebundle(shipped_model_path(), tmp_path / "other presets.msmodel", meta)
+    changed = Classifier.from_path(other)
+    assert changed.file_policy == VerdictPolicy.from_dict(verdict["file"]) and changed.file_policy.min_segment_s == 3.0
+    assert changed.live_policy.switch_margin == 0.3 and changed.live_policy.causal
+
+
+def test_the_script_records_the_presets_in_an_older_bundle_and_keeps_its_networks(tmp_path):
+    with zipfile.ZipFile(shipped_model_path()) as zf:
+        meta = json.loads(zf.read("bundle.json"))
+        networks = {name: zf.read(name) for name in ("model.keras", "model.tflite")}
+    meta.pop("verdict", None)  # as a bundle saved before they were recorded
+    old = rebundle(shipped_model_path(), tmp_path / "old.msmodel", meta)
+    script = [sys.executable, str(REPO / "scripts" / "record_presets.py"), str(old)]
+    said = subprocess.run(script, capture_output=True, text=True, check=True).stdout
+    assert said.strip() == f"{old}: presets recorded"
+    with zipfile.ZipFile(old) as zf:
+        assert {name: zf.read(name) for name in networks} == networks
+        assert json.loads(zf.read("bundle.json")) == {**meta, "verdict": PRESETS}
+    assert [p.name for p in tmp_path.iterdir()] == ["old.msmodel"]  # replaced in place, nothing left beside it
+    said = subprocess.run(script, capture_output=True, text=True, check=True).stdout
+    assert said.strip() == f"{old}: already records its presets; left as it is"
+
+
+def rebundle(src, dst, meta):
+    """A copy of bundle `src` with `meta` as its bundle.json (the networks as they were)."""
+    with zipfile.ZipFile(src) as zf, zipfile.ZipFile(dst, "w") as out:
+        for info in zf.infolist():
+            out.writestr(info, json.dumps(meta).encode() if info.filename == "bundle.json" else zf.read(info))
+    return dst
 
 
 def test_the_recorded_data_fingerprint_is_the_data_on_disk(shipped):

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,7 +12,15 @@ import soundfile as sf
 from musicspeech.core.audio import Waveform, load_audio
 from musicspeech.core.inference import Classifier
 from musicspeech.core.self_test import shipped_model_path
-from musicspeech.core.verdict import FILE_POLICY, SILENCE, verdict_labels, viterbi, window_states
+from musicspeech.core.verdict import (
+    FILE_POLICY,
+    SILENCE,
+    merge_short_runs,
+    verdict_labels,
+    viterbi,
+    window_edges,
+    window_states,
+)
 
 from .conftest import GTZAN_SPEECH, REPO
 
@@ -91,3 +100,94 @@ def test_the_cli_says_silence_for_a_silent_file(tmp_path):
     row = json.loads(proc.stdout)
     assert row["label"] == SILENCE and row["shares"][SILENCE] == 1.0
     assert [s["label"] for s in row["segments"]] == [SILENCE]
+
+
+# the minimum segment length (min_segment_s) --------------------------------------------------------------------
+MUSIC, SPEECH = [0.99, 0.01], [0.01, 0.99]
+
+
+def file_labels(probs, min_s, levels=None, duration_s=None, switch_cost=2.0):
+    """Window labels under the file preset (windows of 1 s every 0.5 s); a low switch cost, so that Viterbi keeps
+    short runs and the minimum length is what removes them."""
+    probs = np.asarray(probs, np.float32)
+    n = len(probs)
+    levels = np.full(n, -20.0) if levels is None else levels
+    duration_s = duration_s or 0.5 * (n - 1) + 1.0
+    edges = window_edges(np.arange(n) * 0.5, 1.0, duration_s)
+    policy = replace(FILE_POLICY, switch_cost=switch_cost, min_segment_s=min_s)
+    path, states = window_states(probs, levels, ("music", "speech"), policy, edges)
+    return [states[i] for i in path]
+
+
+def runs(labels):
+    out = []
+    for label in labels:
+        if out and out[-1][0] == label:
+            out[-1][1] += 1
+        else:
+            out.append([label, 1])
+    return [tuple(r) for r in out]
+
+
+def test_a_one_second_speech_blip_in_music_vanishes_with_a_two_second_minimum():
+    probs = [MUSIC] * 19 + [SPEECH] * 2 + [MUSIC] * 19  # 20.5 s; the blip's two windows speak for 1 s
+    assert runs(file_labels(probs, 0.0)) == [("music", 19), ("speech", 2), ("music", 19)]
+    assert runs(file_labels(probs, 2.0)) == [("music", 40)]
+    assert runs(file_labels(probs, 0.9)) == [("music", 19), ("speech", 2), ("music", 19)]  # 1 s >= 0.9 s
+
+
+def test_the_first_and_last_segments_count_their_real_length():
+    # windows every 0.5 s: three windows speak for 1.5 s inside, but the first three for 1.75 s (from 0)
+    first = [SPEECH] * 3 + [MUSIC] * 30
+    assert runs(file_labels(first, 1.6)) == [("speech", 3), ("music", 30)]
+    middle = [MUSIC] * 15 + [SPEECH] * 3 + [MUSIC] * 15
+    assert runs(file_labels(middle, 1.6)) == [("music", 33)]
+    # the last three run to the end: 2.15 s of a 20.4 s signal whose last window starts at 19 s
+    last = [MUSIC] * 36 + [SPEECH] * 3
+    assert runs(file_labels(last, 2.1, duration_s=20.4)) == [("music", 36), ("speech", 3)]
+    assert runs(file_labels(last, 2.2, duration_s=20.4)) == [("music", 39)]
+
+
+def test_a_signal_shorter_than_the_minimum_is_one_segment():
+    assert runs(file_labels([MUSIC] * 2 + [SPEECH] * 3, 5.0)) == [("speech", 5)]  # speech explains more of it
+    assert runs(file_labels([SPEECH], 5.0)) == [("speech", 1)]
+
+
+def test_short_silence_gaps_join_the_sound_around_them_and_long_ones_stay():
+    probs = [SPEECH] * 40
+    levels = np.full(40, -20.0)
+    levels[10:12] = -80.0  # a pause of 1 s
+    levels[25:31] = -80.0  # a pause of 3 s
+    gaps = [("speech", 10), (SILENCE, 2), ("speech", 13), (SILENCE, 6), ("speech", 9)]
+    assert runs(file_labels(probs, 0.0, levels)) == gaps
+    assert runs(file_labels(probs, 2.0, levels)) == [("speech", 25), (SILENCE, 6), ("speech", 9)]
+
+
+def test_a_short_run_goes_to_the_neighbour_that_explains_it_better():
+    edges = np.arange(23) * 1.0
+    path = np.array([0] * 10 + [2] * 2 + [1] * 10)
+    emission = np.log(np.full((22, 3), 0.1))
+    emission[10:12, 1] = np.log(0.5)  # the short run's windows lean to state 1 (speech) rather than 0
+    assert merge_short_runs(path, emission, edges, 3.0).tolist() == [0] * 10 + [1] * 12
+    emission[10:12, 0] = np.log(0.9)
+    assert merge_short_runs(path, emission, edges, 3.0).tolist() == [0] * 12 + [1] * 10
+    # shortest first: the 1 s run goes before the 2 s one, and the two music runs become one
+    path = np.array([0] * 10 + [1] + [0] * 2 + [1] * 10)
+    emission = np.log(np.full((23, 3), 0.1))
+    assert merge_short_runs(path, emission, np.arange(24) * 1.0, 3.0).tolist() == [0] * 13 + [1] * 10
+
+
+def test_the_minimum_is_fast_on_hours_of_flickering_windows():
+    """Three hours of windows every 0.5 s whose label changes every one to four windows: no run is left shorter
+    than the minimum, and the runs that were long enough are untouched (the time it takes goes in the report,
+    not in an assert)."""
+    rng = np.random.default_rng(3)
+    n = 3 * 3600 * 2
+    lengths = rng.integers(1, 5, n // 2)
+    path = np.repeat(np.arange(len(lengths)) % 3, lengths)[:n]
+    emission = np.log(rng.dirichlet(np.ones(3), n))
+    edges = window_edges(np.arange(n) * 0.5, 1.0, 0.5 * n + 0.5)
+    merged = merge_short_runs(path, emission, edges, 2.0)
+    change = np.flatnonzero(np.diff(merged)) + 1
+    bounds = np.concatenate([[0], change, [n]])
+    assert (np.diff(edges[bounds]) >= 2.0).all() and len(bounds) > 100
