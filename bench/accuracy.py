@@ -5,11 +5,13 @@
 
 Prints:
 - GTZAN k-fold cross-validation, grouped by clip: clip accuracy and window accuracy (mean and spread over folds),
-  the pooled confusion matrix, and the clips each recipe got wrong; training time per fold;
+  the pooled confusion matrix, and the clips each recipe got wrong; training time per fold. Each fold's figures
+  are its training's evaluation: the app's verdicts (music, speech or silence: the analyser with the verdict
+  policy) on the held-out clips;
 - segment boundaries: held-out speech and music clips of each fold joined (15 s + 15 s), the distance of the
   found change from the true one;
 - the out-of-domain devset (../shared/devset, built if missing): the shipped model file, and the baseline
-  recipe trained on all of GTZAN;
+  recipe trained on all of GTZAN, by the app's verdicts too (the confusion's columns: music, speech, silence);
 - parity of the shipped model's .keras and .tflite exports with the bundle.
 """
 
@@ -36,7 +38,7 @@ from musicspeech.core.inference import Classifier  # noqa: E402
 from musicspeech.core.model import ModelBundle  # noqa: E402
 from musicspeech.core.paths import shipped_model_path  # noqa: E402
 from musicspeech.core.recipes import RECIPES as ALL_RECIPES  # noqa: E402
-from musicspeech.core.training import evaluate_windows, train  # noqa: E402
+from musicspeech.core.training import evaluate_predictions, train  # noqa: E402
 
 RECIPES = {name: ALL_RECIPES[name] for name in ("baseline", "shipped")}  # the YAMNet one: bench/transfer.py
 
@@ -71,12 +73,13 @@ def cross_validate(name, settings, dataset, k, seed, quick):
             f"({result.epochs_run} epochs, {seconds:.0f} s)",
             flush=True,
         )
-    labels = dataset.labels
-    confusion = np.zeros((len(labels), len(labels)), int)
+    labels, called = dataset.labels, ev.called  # rows: true label; columns: the verdicts (with silence)
+    confusion = np.zeros((len(labels), len(called)), int)
     for o in outcomes:
-        confusion[labels.index(o.true_label), labels.index(o.predicted)] += 1
+        confusion[labels.index(o.true_label), called.index(o.predicted)] += 1
     return {
         "folds": rows,
+        "called": list(called),
         "confusion": confusion.tolist(),
         "wrong": [o.name for o in outcomes if not o.correct],
         "boundary_errors_s": boundaries,
@@ -101,8 +104,8 @@ def boundary_errors(classifier, val_clips, quick):
 
 
 def devset_accuracy(classifier, devset):
-    outcomes = [(c, p.window_probabilities) for c, p, _ in classifier.classify_clips(devset.clips) if p is not None]
-    return evaluate_windows(classifier.labels, outcomes)
+    outcomes = [(c, p) for c, p, _ in classifier.classify_clips(devset.clips) if p is not None]
+    return evaluate_predictions(classifier.labels, outcomes)
 
 
 def spread(values):
@@ -135,7 +138,8 @@ def main(argv=None) -> int:
 
     print("\n## GTZAN cross-validation")
     print(
-        "| recipe | clip accuracy | window accuracy | confusion (rows true music, speech) | boundary error s "
+        "| recipe | clip accuracy | window accuracy | confusion (rows true music, speech; columns called music, "
+        "speech, silence) | boundary error s "
         "(mean / max) | train s per fold |"
     )
     print("|---|---|---|---|---|---|")
@@ -176,6 +180,7 @@ def main(argv=None) -> int:
         report["devset"][name] = {
             "clip_accuracy": ev.clip_accuracy,
             "window_accuracy": ev.window_accuracy,
+            "called": list(ev.called),
             "confusion": ev.confusion,
             "wrong": [c.name for c in ev.wrong],
         }

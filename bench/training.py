@@ -6,10 +6,12 @@ The run `scripts/make_model.sh` makes: the shipped recipe (`core.recipes.SHIPPED
 30 epochs, early stopping with patience 6, the best epoch's weights kept) on folds 2-5 of the seeded 5-fold
 split, validated on fold 1 (26 clips it never trains on). First with an empty feature cache (decoding,
 augmentation and features computed, then stored), then again with the cache filled (the same features read
-back). Each is one complete `train()` call as the app and the CLI make it; the table says where the time went
-and when an epoch's weights first reached 98 % validation accuracy, clips (each held-out clip called by the
-mean of its windows, as the app calls a file) and windows, from the validation pass `train()` makes after every
-epoch. --quick: 4 + 4 clips, 1 epoch.
+back). Each is one complete `train()` call as the app and the CLI make it (the evaluation after training
+included); the table says where the time went, the final evaluation's clip and window accuracy (the app's
+verdicts on the held-out clips: the analyser and the verdict policy on the model as saved), and when an epoch's
+weights first reached 98 % validation accuracy, clips (each held-out clip called by the mean of its windows: the
+monitoring figure, no silence gate or smoothing) and windows, from the validation pass `train()` makes after
+every epoch. --quick: 4 + 4 clips, 1 epoch.
 """
 
 from __future__ import annotations

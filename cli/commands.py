@@ -461,14 +461,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = train(dataset, settings, listener, cache=FeatureCache())
     listener.close()
     ev = result.evaluation
-    if ev is None:
+    if ev is None and result.cancelled:
+        print(f"cancelled: no evaluation of the held-out clips ({result.epochs_run} epochs, {result.seconds:.0f} s)")
+    elif ev is None:
         print(f"trained on every clip, no validation ({result.epochs_run} epochs, {result.seconds:.0f} s)")
-    else:
+    else:  # the app's verdicts on the held-out clips, as `musicspeech evaluate` gives them for the saved model
         print(
             f"validation: clip accuracy {ev.clip_accuracy:.1%}, window accuracy {ev.window_accuracy:.1%} "
             f"({len(ev.clips)} clips, {result.epochs_run} epochs, {result.seconds:.0f} s)"
         )
-        _print_confusion(ev.labels, ev.confusion)
+        _print_confusion(ev.labels, ev.called, ev.confusion)
         _print_wrong(ev)
     result.bundle.save(out)
     print(f"saved {out}")
@@ -535,7 +537,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from musicspeech.core.archive import DECODER_NOISE
     from musicspeech.core.inference import Classifier
     from musicspeech.core.quiet import filtered_stderr
-    from musicspeech.core.training import evaluate_windows
+    from musicspeech.core.training import evaluate_predictions
 
     classifier = Classifier.from_path(resolve_model(args.model))
     dataset = load_dataset(args.data)
@@ -555,16 +557,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     with filtered_stderr(DECODER_NOISE):  # mpg123's notices about damaged MP3s: the error lines say what matters
         for clip, prediction, error in classifier.classify_clips(clips, progress=bar.update):
             if prediction is not None:
-                outcomes.append((clip, prediction.window_probabilities))
+                outcomes.append((clip, prediction))
             else:
                 errors.append(error)
     bar.close()
-    ev = evaluate_windows(classifier.labels, outcomes)
+    ev = evaluate_predictions(classifier.labels, outcomes)  # each clip called what the app calls it
     if args.format == "json":
         print(json.dumps({**ev.to_dict(), "errors": errors, "skipped": dict(sorted(others.items()))}))
     else:
         print(f"clip accuracy {ev.clip_accuracy:.1%} ({len(ev.clips)} clips), window accuracy {ev.window_accuracy:.1%}")
-        _print_confusion(ev.labels, ev.confusion)
+        _print_confusion(ev.labels, ev.called, ev.confusion)
         _print_wrong(ev)
         for e in errors:
             print(f"error: {e}")
@@ -578,13 +580,14 @@ def _print_wrong(ev) -> None:
     print(f"wrong ({len(ev.wrong)} of {len(ev.clips)} clips):")
     print(f"  {'true':<8} {'called':<8} {'conf':>5}  clip")
     for c in ev.wrong:
-        print(f"  {c.true_label:<8} {c.predicted:<8} {c.probabilities.get(c.predicted, 0.0):>5.0%}  {c.name}")
+        print(f"  {c.true_label:<8} {c.predicted:<8} {c.confidence:>5.0%}  {c.name}")
 
 
-def _print_confusion(labels: Sequence[str], confusion: list[list[int]]) -> None:
-    width = max(8, *(len(x) for x in labels))
+def _print_confusion(labels: Sequence[str], called: Sequence[str], confusion: list[list[int]]) -> None:
+    """Rows: the true labels; columns: what the clips were called (with silence, the app's verdicts)."""
+    width = max(8, *(len(x) for x in (*labels, *called)))
     corner = "true \\ called"
-    print(f"{corner:<{width + 6}}" + "".join(f"{x:>{width}}" for x in labels))
+    print(f"{corner:<{width + 6}}" + "".join(f"{x:>{width}}" for x in called))
     for label, row in zip(labels, confusion, strict=True):
         print(f"{label:<{width + 6}}" + "".join(f"{n:>{width}}" for n in row))
 

@@ -1,8 +1,17 @@
 """Training: clips -> feature windows -> the CNN, with progress through plain callbacks and a cancel check.
 
 The split is by clip (`musicspeech.core.datasets`), so validation windows come from recordings the network never saw.
-The evaluation gives clip accuracy (verdict = mean of the clip's window probabilities), window accuracy,
-confusion matrices and the clips it got wrong.
+Two kinds of figures come from the held-out clips:
+
+- **Monitoring, per epoch** (`_Validation`): one Keras pass over the held-out windows after each epoch gives
+  val_loss, val_accuracy (windows) and val_clip_accuracy (each clip called by the argmax of the mean of its
+  window probabilities). Fast; it draws the live chart, picks the best weights and stops early. It is not what
+  the app says about a clip (no silence gate, no smoothing).
+- **The evaluation, once, after training** (`TrainResult.evaluation`, the bundle's `info["metrics"]`): the
+  network that will be saved (its TensorFlow Lite flatbuffer) run on the held-out clips by the app's own
+  analyser (`core.inference.Classifier.classify_clips`: the file pipeline and the verdict policy), so each clip
+  is called what the app calls it: music, speech or silence (`evaluate_predictions`). Clip accuracy, window
+  accuracy, confusion matrices (columns: the verdict labels) and the clips it got wrong.
 
 Importing this module does not load TensorFlow (`train` does): the app's process unpickles the results of a run
 made in the training process (`musicspeech.core.training_process`) with these classes, and never loads TensorFlow.
@@ -27,9 +36,10 @@ from musicspeech.core.errors import Cancelled, DatasetError
 from musicspeech.core.feature_cache import ClipFeatures, FeatureCache
 from musicspeech.core.features import YAMNET_EMBEDDING_SIZE, FeatureSpec, frame_features, windows
 from musicspeech.core.recipes import TrainSettings
-from musicspeech.core.verdict import NOISE
+from musicspeech.core.verdict import NOISE, SILENCE, verdict_labels
 
 if TYPE_CHECKING:
+    from musicspeech.core.analysis import Prediction
     from musicspeech.core.bundle import TrainedBundle
     from musicspeech.core.model import ModelBundle
 
@@ -40,7 +50,8 @@ class TrainingListener:
     """Receives progress. Every method is optional to override; all are called on the training thread."""
 
     def stage(self, name: str, done: int, total: int) -> None:
-        """A preparation stage advanced: "loading", "features"."""
+        """A stage outside the epochs advanced: "loading", "features" (or "embeddings") before training, and
+        "evaluating" (held-out clips through the app's analyser) after it."""
 
     def data(self, summary: DataSummary) -> None:
         """The data were read: counts, durations and clips worth a look (silent, clipped, duplicates)."""
@@ -49,30 +60,34 @@ class TrainingListener:
         """A training batch ended (epoch and batch count from 0)."""
 
     def epoch(self, epoch: int, epochs: int, logs: dict[str, float]) -> None:
-        """An epoch ended; `logs` has loss and accuracy, and with validation clips val_loss, val_accuracy
-        (windows) and val_clip_accuracy (clips, each called by the mean of its windows, as the app does)."""
+        """An epoch ended; `logs` has loss and accuracy, and with validation clips the monitoring figures
+        val_loss, val_accuracy (windows) and val_clip_accuracy (clips, each called by the argmax of the mean of
+        its window probabilities: no silence gate, no smoothing; the evaluation after training is the app's)."""
 
 
 @dataclass(frozen=True)
 class ClipOutcome:
     name: str
     true_label: str
-    predicted: str
-    probabilities: dict[str, float]
+    predicted: str  # what the clip was called: a model label, or silence (`evaluate_predictions`)
+    probabilities: dict[str, float]  # the model's, over its labels
     source: str = ""  # file path when there is one
+    confidence: float = math.nan  # of the call (for silence: the clip's silent share)
 
     @property
     def correct(self) -> bool:
-        return self.true_label == self.predicted
+        """Called what it is; a clip of a `noise` class (neither music nor speech) is rightly called silence."""
+        return self.predicted == self.true_label or (self.true_label == NOISE and self.predicted == SILENCE)
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    labels: tuple[str, ...]
+    labels: tuple[str, ...]  # the model's: the rows of `confusion`, rows and columns of `window_confusion`
+    called: tuple[str, ...]  # the columns of `confusion`: what a clip can be called
     clip_accuracy: float
     window_accuracy: float
-    confusion: list[list[int]]  # clips; rows: true label, columns: predicted label
-    window_confusion: list[list[int]]
+    confusion: list[list[int]]  # clips; rows: true label (`labels`), columns: what it was called (`called`)
+    window_confusion: list[list[int]]  # windows; rows: true label, columns: the network's argmax (`labels`)
     clips: tuple[ClipOutcome, ...]
 
     @property
@@ -82,6 +97,7 @@ class Evaluation:
     def to_dict(self) -> dict[str, Any]:
         return {
             "labels": list(self.labels),
+            "called": list(self.called),
             "clip_accuracy": self.clip_accuracy,
             "window_accuracy": self.window_accuracy,
             "confusion": self.confusion,
@@ -92,7 +108,9 @@ class Evaluation:
 
 
 def evaluate_windows(labels: Sequence[str], outcomes: Sequence[tuple[Clip, np.ndarray]]) -> Evaluation:
-    """Evaluation from each clip's window probabilities (n_windows, n_classes)."""
+    """Evaluation from each clip's window probabilities (n_windows, n_classes), each clip called by the argmax of
+    their mean (no silence gate, no smoothing: the per-epoch monitoring's rule); the columns are the model's
+    labels. What the app says about a clip is `evaluate_predictions`."""
     index = {label: i for i, label in enumerate(labels)}
     n = len(labels)
     confusion = np.zeros((n, n), dtype=int)
@@ -111,12 +129,54 @@ def evaluate_windows(labels: Sequence[str], outcomes: Sequence[tuple[Clip, np.nd
                 labels[predicted],
                 {label: round(float(p), 4) for label, p in zip(labels, mean, strict=True)},
                 str(clip.path or ""),
+                round(float(mean[predicted]), 4),
             )
         )
-    total, window_total = confusion.sum(), window_confusion.sum()
+    return _evaluation(tuple(labels), tuple(labels), confusion, window_confusion, clips)
+
+
+def evaluate_predictions(labels: Sequence[str], outcomes: Sequence[tuple[Clip, Prediction]]) -> Evaluation:
+    """Evaluation from the app's verdicts (`core.inference.Classifier.classify_clips`): each clip is called
+    what the app calls it (`Prediction.label`: a model label or silence). The confusion matrix's columns are the
+    verdict labels (`core.verdict.verdict_labels`: the model's, `noise` folded into silence, and silence), so it
+    is not square when silence is a column; a clip of a `noise` class called silence is right. The window
+    accuracy and window confusion are the network's own (the argmax of each window's probabilities)."""
+    labels = tuple(labels)
+    called = verdict_labels(labels)
+    index, column = {label: i for i, label in enumerate(labels)}, {label: j for j, label in enumerate(called)}
+    confusion = np.zeros((len(labels), len(called)), dtype=int)
+    window_confusion = np.zeros((len(labels), len(labels)), dtype=int)
+    clips = []
+    for clip, prediction in outcomes:
+        truth = index[clip.label]
+        confusion[truth, column[prediction.label]] += 1
+        if len(prediction.window_probabilities):
+            np.add.at(window_confusion[truth], np.argmax(prediction.window_probabilities, axis=1), 1)
+        clips.append(
+            ClipOutcome(
+                clip.name,
+                clip.label,
+                prediction.label,
+                {label: round(p, 4) for label, p in prediction.probability_dict().items()},
+                str(clip.path or ""),
+                round(float(prediction.confidence), 4),
+            )
+        )
+    return _evaluation(labels, called, confusion, window_confusion, clips)
+
+
+def _evaluation(
+    labels: tuple[str, ...],
+    called: tuple[str, ...],
+    confusion: np.ndarray,
+    window_confusion: np.ndarray,
+    clips: list[ClipOutcome],
+) -> Evaluation:
+    window_total = window_confusion.sum()
     return Evaluation(
-        tuple(labels),
-        float(np.trace(confusion) / total) if total else math.nan,
+        labels,
+        called,
+        sum(c.correct for c in clips) / len(clips) if clips else math.nan,
         float(np.trace(window_confusion) / window_total) if window_total else math.nan,
         confusion.tolist(),
         window_confusion.tolist(),
@@ -128,7 +188,9 @@ def evaluate_windows(labels: Sequence[str], outcomes: Sequence[tuple[Clip, np.nd
 class TrainResult:
     bundle: ModelBundle | TrainedBundle  # TrainedBundle: from the training process (`core.training_process`)
     history: dict[str, list[float]]
-    evaluation: Evaluation | None  # None when there was no validation split (val_fraction 0)
+    # The app's verdicts on the held-out clips (`evaluate_predictions`). None when there was no validation split
+    # (val_fraction 0), or when cancelled before the evaluation ended (`cancelled`; the bundle is kept).
+    evaluation: Evaluation | None
     summary: DataSummary
     cancelled: bool  # True: stopped by the user; the bundle holds the best weights seen until then
     epochs_run: int
@@ -229,14 +291,14 @@ def embed_windows(
 
 class _Validation:
     """The held-out windows with their labels and clips: one forward pass gives the window loss and accuracy and
-    the clip accuracy of the weights at hand (Keras' own validation pass gives no clip figure)."""
+    the clip accuracy of the weights at hand (Keras' own validation pass gives no clip figure). Monitoring, after
+    every epoch: fast, and not the app's verdicts (the evaluation after training, `evaluate_predictions`, is)."""
 
     def __init__(self, labels: Sequence[str], clips: Sequence[Clip], x: np.ndarray, y: np.ndarray, owner: np.ndarray):
         self.labels, self.clips, self.x, self.y, self.owner = tuple(labels), list(clips), x, y, owner
-        self.probs: np.ndarray | None = None  # of the last pass
 
     def run(self, model) -> dict[str, float]:
-        self.probs = probs = model.predict(self.x, batch_size=512, verbose=0)
+        probs = model.predict(self.x, batch_size=512, verbose=0)
         picked = np.clip(probs[np.arange(len(self.y)), self.y], 1e-7, 1.0)  # Keras' clipping in its cross-entropy
         per_clip = np.zeros((len(self.clips), probs.shape[1]))
         np.add.at(per_clip, self.owner, probs)
@@ -246,11 +308,6 @@ class _Validation:
             "val_accuracy": float((probs.argmax(axis=1) == self.y).mean()),
             "val_clip_accuracy": float((per_clip.argmax(axis=1) == truth).mean()),
         }
-
-    def evaluation(self) -> Evaluation:
-        """The evaluation of the last pass."""
-        assert self.probs is not None
-        return evaluate_windows(self.labels, [(c, self.probs[self.owner == i]) for i, c in enumerate(self.clips)])
 
 
 class _Monitor:
@@ -281,7 +338,6 @@ class _Monitor:
         self.history: dict[str, list[float]] = {}
         self.best_loss = math.inf
         self.best_weights: list[np.ndarray] | None = None
-        self.best_evaluation: Evaluation | None = None
         self.since_best = 0
         self.cancelled = False
         self.epochs_run = 0
@@ -310,7 +366,6 @@ class _Monitor:
         if loss < self.best_loss or self.keep_last:
             self.best_loss, self.since_best = loss, 0
             self.best_weights = self.model.get_weights()
-            self.best_evaluation = self.validation.evaluation() if self.validation is not None else None
         else:
             self.since_best += 1
             if self.patience and self.since_best >= self.patience:
@@ -330,10 +385,17 @@ def train(
 ) -> TrainResult:
     """Train a bundle on `dataset` (split by clip unless `split` is given) and evaluate it on the held-out clips.
 
+    After each epoch the held-out windows are monitored (`_Validation`: the live figures, the best weights, early
+    stopping). After training, with the best weights back, the evaluation runs the bundle as it will be saved
+    (its TensorFlow Lite flatbuffer, converted once and kept by the bundle) through the app's analyser on the
+    held-out clips (stage "evaluating"): `TrainResult.evaluation` and the bundle's `info["metrics"]` are what the
+    app would call each clip (`evaluate_predictions`).
+
     With a `cache` (the app and the command line pass `FeatureCache()`), the clips' features come from it when
     the same data, split, features and augmentation were prepared before, and go into it otherwise.
     Cancelling during loading raises `Cancelled`; cancelling during training ends it with the best weights of
-    the epochs completed so far (`TrainResult.cancelled`), or raises `Cancelled` if none completed.
+    the epochs completed so far (`TrainResult.cancelled`), or raises `Cancelled` if none completed. A run
+    cancelled during training or during the evaluation keeps its bundle, with no evaluation (None).
     """
     settings = settings or TrainSettings()
     listener = listener or TrainingListener()
@@ -397,8 +459,6 @@ def train(
         raise Cancelled("training cancelled before the first epoch ended")
     model.set_weights(monitor.best_weights)
     history = monitor.history
-    evaluation = monitor.best_evaluation  # of the best weights, from the validation pass after their epoch
-    seconds = time.perf_counter() - start
     info = {
         "data": {
             "source": dataset.source,
@@ -408,24 +468,55 @@ def train(
             "train_windows": int(len(x_train)),
             "val_windows": int(len(x_val)),
         },
-        "training": {
-            **settings.to_dict(),
-            "epochs_run": monitor.epochs_run,
-            "cancelled": monitor.cancelled,
-            "seconds": round(seconds, 1),
-        },
-        "metrics": {
-            "clip_accuracy": evaluation.clip_accuracy,
-            "window_accuracy": evaluation.window_accuracy,
-            "confusion": evaluation.confusion,
-            "window_confusion": evaluation.window_confusion,
-        }
-        if evaluation
-        else {},
+        "training": {**settings.to_dict(), "epochs_run": monitor.epochs_run, "cancelled": monitor.cancelled},
+        "metrics": {},
         "history": history,
     }
     bundle = ModelBundle(model=model, labels=labels, features=spec, config=settings.model, info=info)
-    return TrainResult(bundle, history, evaluation, summary, monitor.cancelled, monitor.epochs_run, seconds)
+    evaluation, cancelled = None, monitor.cancelled
+    if validation is not None and not cancelled:
+        try:
+            evaluation = evaluate_bundle(bundle, val_clips_loaded, listener, cancel)
+        except Cancelled:  # the trained model is kept; its evaluation is missing
+            cancelled = True
+    seconds = time.perf_counter() - start
+    info["training"].update(cancelled=cancelled, seconds=round(seconds, 1))
+    if evaluation is not None:
+        info["metrics"] = {
+            "clip_accuracy": evaluation.clip_accuracy,
+            "window_accuracy": evaluation.window_accuracy,
+            "called": list(evaluation.called),
+            "confusion": evaluation.confusion,
+            "window_confusion": evaluation.window_confusion,
+        }
+    return TrainResult(bundle, history, evaluation, summary, cancelled, monitor.epochs_run, seconds)
+
+
+def evaluate_bundle(
+    bundle: ModelBundle,
+    clips: Sequence[Clip],
+    listener: TrainingListener | None = None,
+    cancel: CancelCheck | None = None,
+) -> Evaluation:
+    """The app's verdicts on labelled clips with a just-trained bundle: its TensorFlow Lite network (converted
+    here if not yet; the bundle keeps it for saving), the file pipeline and the verdict policy, as `musicspeech
+    evaluate` does with the saved file. Progress as the stage "evaluating"; a cancel raises `Cancelled`. A clip
+    that cannot be read now is left out."""
+    from musicspeech.core.inference import Classifier
+
+    listener = listener or TrainingListener()
+    listener.stage("evaluating", 0, len(clips))
+    if cancel and cancel():
+        raise Cancelled("evaluation cancelled")
+    classifier = Classifier(bundle)  # converts the network (a few seconds)
+    outcomes = [
+        (clip, prediction)
+        for clip, prediction, _ in classifier.classify_clips(
+            clips, progress=lambda done, total: listener.stage("evaluating", done, total), cancel=cancel
+        )
+        if prediction is not None
+    ]
+    return evaluate_predictions(bundle.labels, outcomes)
 
 
 def _keras_monitor(keras) -> type:

@@ -7,8 +7,9 @@ archive, or GTZAN through tensorflow-datasets, downloaded if need be), trains, c
 everything back through a pipe:
 
 * progress, as `TrainingListener` calls: `stage` (downloading: GTZAN, or YAMNet's weights for its recipe;
-  loading, features, embeddings, converting), `data` (the data summary), `batch` and `epoch` (loss and
-  accuracy for the live chart), replayed on the caller's listener;
+  loading, features, embeddings; evaluating: the held-out clips through the app's analyser; converting),
+  `data` (the data summary), `batch` and `epoch` (loss and accuracy for the live chart), replayed on the
+  caller's listener;
 * at the end one of: the `TrainResult`, whose bundle is a `core.bundle.TrainedBundle` (the network files' bytes:
   saving it and classifying with it need no TensorFlow); `cancelled`; or an error as one line.
 

@@ -409,9 +409,11 @@ class TrainTab(QWidget):
             if result.cancelled
             else f"{result.epochs_run} epochs, {result.seconds:.0f} s. "
         )
-        if ev is None:
+        if ev is None and result.cancelled and result.bundle.info.get("data", {}).get("val_clips"):
+            self.evaluation_label.setText(note + "No evaluation: cancelled before the held-out clips were evaluated.")
+        elif ev is None:
             self.evaluation_label.setText(note + "No validation split: nothing to evaluate.")
-        else:
+        else:  # the app's verdicts on the held-out clips (music, speech or silence)
             self.evaluation_label.setText(
                 note + f"Held-out clips: clip accuracy {ev.clip_accuracy:.1%}, window accuracy "
                 f"{ev.window_accuracy:.1%}; {len(ev.wrong)} clip(s) wrong. Click a cell to list its clips."
@@ -526,18 +528,18 @@ class TrainTab(QWidget):
 
     # evaluation ------------------------------------------------------------------------------------------
     def _show_confusion(self, ev) -> None:
-        """The confusion matrix, its headers whole ("true music", "called speech"), sized to fit its cells."""
-        n = len(ev.labels)
-        self.confusion.setRowCount(n)
-        self.confusion.setColumnCount(n)
+        """The confusion matrix, its headers whole ("true music", "called silence"), sized to fit its cells: a
+        row per true label, a column per verdict (`ev.called`: with silence, so not square)."""
+        self.confusion.setRowCount(len(ev.labels))
+        self.confusion.setColumnCount(len(ev.called))
         self.confusion.setVerticalHeaderLabels([f"true {x}" for x in ev.labels])
-        self.confusion.setHorizontalHeaderLabels([f"called {x}" for x in ev.labels])
-        for i in range(n):
-            for j in range(n):
+        self.confusion.setHorizontalHeaderLabels([f"called {x}" for x in ev.called])
+        for i, true in enumerate(ev.labels):
+            for j, called in enumerate(ev.called):
                 item = QTableWidgetItem(str(ev.confusion[i][j]))
                 item.setTextAlignment(Qt.AlignCenter)
                 item.setFlags(item.flags() & ~Qt.ItemIsEditable)
-                item.setToolTip(f"true {ev.labels[i]}, called {ev.labels[j]}: {ev.confusion[i][j]} clip(s)")
+                item.setToolTip(f"true {true}, called {called}: {ev.confusion[i][j]} clip(s)")
                 self.confusion.setItem(i, j, item)
         self.confusion.resizeColumnsToContents()
         self.confusion.resizeRowsToContents()
@@ -551,11 +553,10 @@ class TrainTab(QWidget):
         self.cell_clips.setSortingEnabled(False)
         self.cell_clips.setRowCount(0)
         for clip in ev.clips:
-            if clip.true_label == ev.labels[row] and clip.predicted == ev.labels[col]:
+            if clip.true_label == ev.labels[row] and clip.predicted == ev.called[col]:
                 r = self.cell_clips.rowCount()
                 self.cell_clips.insertRow(r)
-                confidence = clip.probabilities.get(clip.predicted, 0.0)
-                cells = [clip.name, clip.true_label, clip.predicted, f"{confidence:.0%}"]
+                cells = [clip.name, clip.true_label, clip.predicted, f"{clip.confidence:.0%}"]
                 for c, text in enumerate(cells):
                     item = QTableWidgetItem(text)
                     item.setData(Qt.UserRole, clip.source)

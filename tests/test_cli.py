@@ -80,7 +80,23 @@ def test_train_then_evaluate_from_the_command_line(subset_dir, tmp_path):
     proc = run("evaluate", subset_dir, "--model", model, "--format", "json", check_code=0)
     result = json.loads(proc.stdout)
     assert result["clips"] == 24 and result["clip_accuracy"] >= 0.75
-    assert sum(map(sum, result["confusion"])) == 24
+    assert sum(map(sum, result["confusion"])) == 24 and result["called"] == ["music", "speech", "silence"]
+
+
+def test_the_trainings_evaluation_is_what_evaluate_says_of_the_saved_model(trained, tmp_path):
+    """`musicspeech evaluate` of the saved model on the held-out clips calls each clip what the training's
+    evaluation called it (both are the app's analyser on the same network); its JSON names the columns."""
+    result, model = trained
+    ev = result.evaluation
+    tree = tmp_path / "held-out"
+    for o in ev.clips:
+        (tree / o.name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / o.name).symlink_to(o.source)
+    said = json.loads(run("evaluate", tree, "--model", model, "--format", "json", check_code=0).stdout)
+    assert said["called"] == list(ev.called) == ["music", "speech", "silence"]
+    assert said["confusion"] == ev.confusion and said["clips"] == len(ev.clips) == 6
+    assert said["clip_accuracy"] == ev.clip_accuracy and said["window_accuracy"] == ev.window_accuracy
+    assert [(w["name"], w["predicted"]) for w in said["wrong"]] == [(o.name, o.predicted) for o in ev.wrong]
 
 
 def test_clear_errors_for_a_missing_model_and_bad_data(tmp_path, music_clip):
@@ -125,16 +141,25 @@ def test_download_then_train_on_tfds_from_the_command_line(tmp_path, gtzan_dir):
 
 
 def test_evaluate_lists_the_clips_it_got_wrong_as_a_table(tmp_path, gtzan_dir):
+    """The app's verdicts: a silent file filed as speech is called silence, in a column of its own, and wrong."""
     from .conftest import GTZAN_MUSIC, GTZAN_SPEECH
+    from .test_training import silent_wav
 
     tree = tmp_path / "data"
     for label, src in (("music", GTZAN_MUSIC / "jazz.wav"), ("speech", GTZAN_SPEECH / "acomic.wav")):
         (tree / label).mkdir(parents=True)
         (tree / label / src.name).symlink_to(src)
     (tree / "speech" / "blues.wav").symlink_to(GTZAN_MUSIC / "blues.wav")  # music, filed as speech
+    silent_wav(tree / "speech" / "quiet.wav")  # digital silence, filed as speech
     proc = run("evaluate", tree, check_code=0)
     lines = proc.stdout.splitlines()
-    start = lines.index("wrong (1 of 3 clips):")
+    assert lines[1].split() == ["true", "\\", "called", "music", "speech", "silence"]
+    # the shipped model has a noise class: a row of its own, folded into silence as a column
+    assert [line.split()[0] for line in lines[2:5]] == ["music", "noise", "speech"]
+    assert lines[4].split() == ["speech", "1", "1", "1"]  # blues called music, acomic speech, quiet silence
+    start = lines.index("wrong (2 of 4 clips):")
     assert lines[start + 1].split() == ["true", "called", "conf", "clip"]
-    assert lines[start + 2].split()[0:2] == ["speech", "music"] and lines[start + 2].endswith("speech/blues.wav")
+    wrong = sorted(line.split() for line in lines[start + 2 : start + 4])
+    assert wrong[0][0:2] == ["speech", "music"] and wrong[0][-1] == "speech/blues.wav"
+    assert wrong[1] == ["speech", "silence", "100%", "speech/quiet.wav"]
     assert "{" not in proc.stdout  # no Python dicts

@@ -184,16 +184,17 @@ def test_a_short_training_run_draws_the_chart_and_ends_with_a_confusion_matrix(w
     clip_curve = tab.curves["val_clip_accuracy"].getData()  # the held-out clips' accuracy, drawn
     assert list(clip_curve[1]) == tab.result.history["val_clip_accuracy"]
     assert "music: 12 clips" in tab.summary.text()
-    assert (
-        tab.confusion.rowCount() == 2
-        and sum(int(tab.confusion.item(i, j).text()) for i in range(2) for j in range(2)) == 6
-    )
+    # a row per true label, a column per verdict the app can give (silence too): the app's verdicts
+    assert tab.confusion.rowCount() == 2 and tab.confusion.columnCount() == 3
+    headers = [tab.confusion.horizontalHeaderItem(j).text() for j in range(3)]
+    assert headers == ["called music", "called speech", "called silence"]
+    assert sum(int(tab.confusion.item(i, j).text()) for i in range(2) for j in range(3)) == 6
     ev = tab.result.evaluation  # a cell with clips, whichever: how well 2 epochs learn is not this test's matter
-    i, j = next((i, j) for i in range(2) for j in range(2) if ev.confusion[i][j])
+    i, j = next((i, j) for i in range(2) for j in range(3) if ev.confusion[i][j])
     tab.confusion.cellActivated.emit(i, j)  # Enter on the cell
     assert tab.cell_clips.rowCount() == int(tab.confusion.item(i, j).text())
     first = [tab.cell_clips.item(0, c).text() for c in range(4)]  # file, true, verdict, confidence: a table
-    true, called = ev.labels[i], ev.labels[j]
+    true, called = ev.labels[i], ev.called[j]
     assert first[0].startswith(f"{true}/") and first[1:3] == [true, called] and first[3].endswith("%")
     assert tab.progress.format() == "done" and tab.eta.text() == ""
     tab.cell_clips.itemActivated.emit(tab.cell_clips.item(0, 0))
@@ -203,6 +204,33 @@ def test_a_short_training_run_draws_the_chart_and_ends_with_a_confusion_matrix(w
         tab.save(tmp_path / "mine.msmodel")
     assert (tmp_path / "mine.msmodel").is_file() and "mine.msmodel" in window.model_label.text()
     assert tab.runs_table.rowCount() == 1 and tab.runs_table.item(0, 1).text() == "baseline"
+
+
+def test_the_train_tab_shows_a_clip_called_silence_in_its_column_and_lists_it(window, qtbot, trained, tmp_path):
+    """The table of the app's verdicts: a held-out silent clip (generated) is counted under "called silence",
+    and clicking that cell lists it. The evaluation is the one `train` makes (`evaluate_bundle`), on the
+    trained fixture's held-out clips and the silent one."""
+    import dataclasses
+    from pathlib import Path
+
+    from musicspeech.core.datasets import Clip
+    from musicspeech.core.training import evaluate_bundle
+
+    from .test_training import silent_wav
+
+    result, _ = trained
+    clips = [Clip(o.name, o.true_label, Path(o.source)) for o in result.evaluation.clips]
+    silent = Clip("speech/quiet.wav", "speech", silent_wav(tmp_path / "speech" / "quiet.wav"))
+    ev = evaluate_bundle(result.bundle, [*clips, silent])
+    tab = window.train_tab
+    tab._finished(dataclasses.replace(result, evaluation=ev))
+    assert tab.confusion.horizontalHeaderItem(2).text() == "called silence"
+    assert tab.confusion.verticalHeaderItem(1).text() == "true speech"
+    assert int(tab.confusion.item(1, 2).text()) == ev.confusion[1][2] >= 1
+    assert f"{len(ev.wrong)} clip(s) wrong" in tab.evaluation_label.text() and len(ev.wrong) >= 1
+    tab.confusion.cellClicked.emit(1, 2)
+    rows = [[tab.cell_clips.item(r, c).text() for c in range(4)] for r in range(tab.cell_clips.rowCount())]
+    assert ["speech/quiet.wav", "speech", "silence", "100%"] in rows
 
 
 def test_training_settings_and_source_are_kept_between_runs(qtbot, tmp_path, subset_dir, speech_clip):
@@ -238,6 +266,8 @@ def test_cancel_mid_training_keeps_the_best_epoch(window, qtbot, subset_dir):
     qtbot.waitUntil(lambda: tab.start_button.isEnabled(), timeout=60_000)
     assert tab.result is not None and tab.result.cancelled and tab.result.epochs_run < 30
     assert "kept the best weights" in tab.evaluation_label.text()
+    assert "No evaluation: cancelled before the held-out clips were evaluated." in tab.evaluation_label.text()
+    assert tab.result.evaluation is None and tab.confusion.rowCount() == 0
     assert tab.progress.format().startswith("cancelled")
     assert "musicspeech.msmodel" in window.model_label.text()  # the active model is untouched
 

@@ -237,6 +237,30 @@ def test_recipe_learns_from_a_few_real_clips_and_classifies_held_out_ones(traine
     assert "YAMNet's weights" in str(e.value) and "\n" not in str(e.value)
 
 
+@pytest.mark.slow  # a training run of its own with held-out clips (~15 s); quick: the fixture's model above
+def test_the_recipes_evaluation_runs_yamnet_then_the_head_through_the_analyser(tmp_path, monkeypatch):
+    """Training's evaluation with the YAMNet recipe: the held-out clips through the app's analyser (YAMNet's
+    embeddings, then the head's flatbuffer, then the verdict policy), as the saved file calls them."""
+    from musicspeech.core.augment import AugmentSettings
+    from musicspeech.core.datasets import from_folder
+    from musicspeech.core.inference import Classifier
+    from musicspeech.core.recipes import recipe_settings
+    from musicspeech.core.training import train
+
+    monkeypatch.setenv("MUSICSPEECH_YAMNET_DIR", str(WEIGHTS_DIR))
+    music = ["blues", "jazz", "rock", "bagpipe", "pop", "winds"]
+    speech = ["acomic", "amal", "china", "voice", "allison"]
+    dataset = from_folder(link_subset(tmp_path / "data", music=music, speech=speech))
+    held = {"music/pop.wav", "music/winds.wav", "speech/allison.wav"}
+    split = ([c for c in dataset.clips if c.name not in held], [c for c in dataset.clips if c.name in held])
+    result = train(dataset, recipe_settings("yamnet", seed=0, augment=AugmentSettings()), split=split)
+    ev = result.evaluation
+    assert ev.called == ("music", "speech", "silence") and sorted(o.name for o in ev.clips) == sorted(held)
+    saved = Classifier.from_path(result.bundle.save(tmp_path / "yamnet.msmodel"))
+    assert [o.predicted for o in ev.clips] == [saved.classify_path(o.source).label for o in ev.clips]
+    assert sum(map(sum, ev.confusion)) == 3 and ev.clip_accuracy >= 2 / 3
+
+
 @pytest.mark.slow
 def test_live_mode_runs_the_yamnet_model_as_files_do(trained_path):
     """Live audio through a YAMNet model: the same windows as the file's (so the same probabilities), and the
