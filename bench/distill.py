@@ -38,6 +38,32 @@ def training_data(data: Path, pool: Path, seed: int):
     return dataset, (train_clips + pool_train, val_clips + pool_val)
 
 
+class WaitingTeacher:
+    """A teacher loaded when first asked (`--wait`): the student's decoding and augmentation run while the
+    teacher still trains, and wait for its bundle (saved atomically: once there, it is whole) only then."""
+
+    def __init__(self, path: Path, weight: float):
+        self.path, self.weight, self.name, self.teacher = path, weight, path.name, None
+
+    def _loaded(self):
+        if self.teacher is None:
+            if not self.path.is_file():
+                print(f"  waiting for the teacher {self.path} ...", flush=True)
+            while not self.path.is_file():
+                time.sleep(10)
+            from musicspeech.core.training import Teacher
+
+            self.teacher = Teacher.load(self.path, self.weight)
+            print(f"  teacher {self.teacher.describe()}, weight {self.weight}", flush=True)
+        return self.teacher
+
+    def columns(self, labels):
+        return self._loaded().columns(labels)
+
+    def probabilities(self, samples, starts, span):
+        return self._loaded().probabilities(samples, starts, span)
+
+
 class Progress(TrainingListener):
     def __init__(self):
         self.last: dict[str, float] = {}
@@ -66,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weight", type=float, default=0.5, help="student: share of the teacher's term in the loss")
     parser.add_argument("--epochs", type=int, help="default: the recipe's")
     parser.add_argument("--name", help="file name (default: the role)")
+    parser.add_argument("--wait", action="store_true", help="student: start now, wait for the teacher's bundle")
     args = parser.parse_args(argv)
 
     base = YAMNET if args.role == "teacher" else SHIPPED
@@ -74,10 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.role}: {dataset.source}: {dataset.counts()}, {len(split[0])} trained on", flush=True)
     teacher = None
     if args.role == "student":
-        from musicspeech.core.training import Teacher
-
-        teacher = Teacher.load(args.teacher, weight=args.weight)
-        print(f"  teacher {args.teacher} ({teacher.describe()}), weight {args.weight}", flush=True)
+        teacher = WaitingTeacher(args.teacher, args.weight)
+        if not args.wait:
+            teacher.columns([])
     start = time.perf_counter()
     extra = {"teacher": teacher} if teacher else {}
     result = train(dataset, settings, Progress(), split=split, **extra)
