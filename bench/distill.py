@@ -2,6 +2,7 @@
 
     bench/distill.py teacher --pool /work/pool-final --out /work/distill-out
     bench/distill.py student --pool /work/pool-final --teacher /work/distill-out/teacher.msmodel --out ...
+    bench/distill.py shipped --pool /work/pool-final --out ... --seed 1   # the recipe alone: a control
 
 Both train on the data `scripts/make_model.py` uses (GTZAN folds 2-5 of its seeded 5-fold split and the pool's
 `train` split; held out: GTZAN fold 1 and one pool clip in ten), so the two models and the shipped one differ
@@ -84,20 +85,21 @@ class Progress(TrainingListener):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("role", choices=["teacher", "student"])
+    parser.add_argument("role", choices=["teacher", "student", "shipped"], help="shipped: the recipe alone (a control)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "gtzan_music_speech")
     parser.add_argument("--pool", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True, help="a folder outside the repository")
     parser.add_argument("--teacher", type=Path, help="student: the teacher's bundle")
     parser.add_argument("--weight", type=float, default=0.5, help="student: share of the teacher's term in the loss")
     parser.add_argument("--epochs", type=int, help="default: the recipe's")
+    parser.add_argument("--seed", type=int, default=SHIPPED.seed)
     parser.add_argument("--name", help="file name (default: the role)")
     parser.add_argument("--wait", action="store_true", help="student: start now, wait for the teacher's bundle")
     args = parser.parse_args(argv)
 
     base = YAMNET if args.role == "teacher" else SHIPPED
-    settings = dataclasses.replace(base, augment=SHIPPED.augment, epochs=args.epochs or base.epochs)
-    dataset, split = training_data(args.data, args.pool, settings.seed)
+    settings = dataclasses.replace(base, augment=SHIPPED.augment, epochs=args.epochs or base.epochs, seed=args.seed)
+    dataset, split = training_data(args.data, args.pool, SHIPPED.seed)  # the same split whatever the seed
     print(f"{args.role}: {dataset.source}: {dataset.counts()}, {len(split[0])} trained on", flush=True)
     teacher = None
     if args.role == "student":
@@ -114,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     bundle = result.bundle
-    bundle.info["recipe"] = "yamnet (shipped augmentation)" if args.role == "teacher" else "shipped, distilled"
+    bundle.info["recipe"] = {"teacher": "yamnet (shipped augmentation)", "student": "shipped, distilled"}.get(
+        args.role, "shipped"
+    )
     bundle.info["command"] = "bench/distill.py " + " ".join(argv if argv is not None else sys.argv[1:])
     args.out.mkdir(parents=True, exist_ok=True)
     path = bundle.save(args.out / f"{args.name or args.role}.msmodel")
