@@ -47,6 +47,7 @@ class ClipFeatures:
     summary: DataSummary
     train: tuple[tuple[Clip, np.ndarray], ...]
     val: tuple[tuple[Clip, np.ndarray], ...]
+    soft: tuple[np.ndarray, ...] = ()  # a teacher's probabilities of each training item's windows (distillation)
 
 
 class FeatureCache:

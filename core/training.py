@@ -197,6 +197,86 @@ class TrainResult:
     seconds: float
 
 
+class Teacher:
+    """A trained model whose probabilities the network also learns from (distillation, off by default): the loss
+    becomes (1 - weight) x cross-entropy on the true labels + weight x KL divergence from the teacher's
+    probabilities, on every training window, augmented copies included. The teacher sees the same audio as each
+    training window (its own window length, centred on it) through its own features, so any bundle can teach,
+    e.g. a head on YAMNet's embeddings teaching the small log-mel network."""
+
+    def __init__(
+        self,
+        network: Callable[[np.ndarray], np.ndarray],
+        labels: Sequence[str],
+        features: FeatureSpec,
+        weight: float = 0.5,
+        name: str = "teacher",
+    ):
+        if not 0.0 <= weight <= 1.0:
+            raise ValueError(f"teacher weight {weight} is not between 0 and 1")
+        self.network, self.labels, self.features, self.weight, self.name = (
+            network,
+            tuple(labels),
+            features,
+            weight,
+            name,
+        )
+
+    @classmethod
+    def load(cls, path, weight: float = 0.5) -> Teacher:
+        """A bundle as a teacher, run in LiteRT (a YAMNet bundle needs YAMNet's weights, as for classifying)."""
+        from musicspeech.core.bundle import read_bundle
+        from musicspeech.core.runtime import network_for
+
+        file = read_bundle(path)
+        network = network_for(file.tflite, file.features, len(file.labels), file.path.name)
+        return cls(network, file.labels, file.features, weight, file.path.name)
+
+    def describe(self) -> str:
+        return f"{self.name}: {self.features.kind} features, labels {', '.join(self.labels)}"
+
+    def columns(self, labels: Sequence[str]) -> list[int]:
+        """Where each of `labels` is among the teacher's classes (DatasetError when one is not)."""
+        missing = [label for label in labels if label not in self.labels]
+        if missing:
+            raise DatasetError(f"the teacher {self.name} knows no class {', '.join(missing)}")
+        return [self.labels.index(label) for label in labels]
+
+    def probabilities(self, samples: np.ndarray, starts: np.ndarray, span: int) -> np.ndarray:
+        """The teacher's probabilities (n, its classes) of the windows of `span` samples that start at `starts`:
+        each through the teacher's own window, centred on it (zero-padded at the ends)."""
+        spec = self.features
+        size = spec.window_samples
+        offset = (span - size) // 2
+        padded = np.pad(np.asarray(samples, np.float32), (max(0, -offset), size + max(0, offset)))
+        first = np.asarray(starts, dtype=np.int64) + max(0, offset)
+        parts = [windows(frame_features(padded[a : a + size], spec), spec)[:1] for a in first]
+        if not parts:
+            return np.empty((0, len(self.labels)), np.float32)
+        return np.concatenate([self.network(np.concatenate(parts[a : a + 64])) for a in range(0, len(parts), 64)])
+
+
+def teacher_targets(
+    items: Sequence[LoadedClip],
+    teacher: Teacher,
+    spec: FeatureSpec,
+    hop_frames: int | None,
+    listener: TrainingListener,
+    cancel: CancelCheck | None,
+) -> tuple[np.ndarray, ...]:
+    """The teacher's probabilities (its classes' order) of every window `frame_windows` cuts from each item,
+    with progress ("teacher") and cancel."""
+    step = (hop_frames or spec.hop_frames) * spec.frame_step
+    out = []
+    for i, item in enumerate(items):
+        if cancel and cancel():
+            raise Cancelled("training cancelled")
+        n = spec.window_count(len(item.waveform.samples), hop_frames)
+        out.append(teacher.probabilities(item.waveform.samples, np.arange(n) * step, spec.window_span_samples))
+        listener.stage("teacher", i + 1, len(items))
+    return tuple(out)
+
+
 def augmented_copies(
     loaded: Sequence[LoadedClip], settings: AugmentSettings, rate_hz: int, seed: int
 ) -> list[LoadedClip]:
@@ -227,11 +307,14 @@ def clip_features(
     listener: TrainingListener | None = None,
     cancel: CancelCheck | None = None,
     cache: FeatureCache | None = None,
+    teacher: Teacher | None = None,
 ) -> ClipFeatures:
     """Decode the clips, tell the listener the data summary, add the augmented copies of the training clips and
-    compute their frame features (or take all that from `cache`, and put it there)."""
+    compute their frame features (or take all that from `cache`, and put it there). With a `teacher`, also its
+    probabilities of every training window (`ClipFeatures.soft`; the cache is not used then)."""
     listener = listener or TrainingListener()
     spec = settings.features
+    cache = None if teacher else cache
     key = cache.key(train_clips, val_clips, spec, settings.augment, settings.seed) if cache else ""
     if cache and (found := cache.load(key, list(train_clips) + list(val_clips))) is not None:
         listener.data(found.summary)
@@ -254,6 +337,10 @@ def clip_features(
         frames.append((item.clip, frame_features(item.waveform.samples, spec)))
         listener.stage("features", i + 1, len(items))
     features = ClipFeatures(summary, tuple(frames[: len(train_loaded)]), tuple(frames[len(train_loaded) :]))
+    if teacher:
+        hop_frames = spec.steps_in(settings.train_hop_s) if settings.train_hop_s else None
+        soft = teacher_targets(train_loaded, teacher, spec, hop_frames, listener, cancel)
+        features = ClipFeatures(features.summary, features.train, features.val, soft)
     if cache:
         cache.save(key, features)
     return features
@@ -382,6 +469,7 @@ def train(
     cancel: CancelCheck | None = None,
     split: tuple[Sequence[Clip], Sequence[Clip]] | None = None,
     cache: FeatureCache | None = None,
+    teacher: Teacher | None = None,
 ) -> TrainResult:
     """Train a bundle on `dataset` (split by clip unless `split` is given) and evaluate it on the held-out clips.
 
@@ -396,6 +484,7 @@ def train(
     Cancelling during loading raises `Cancelled`; cancelling during training ends it with the best weights of
     the epochs completed so far (`TrainResult.cancelled`), or raises `Cancelled` if none completed. A run
     cancelled during training or during the evaluation keeps its bundle, with no evaluation (None).
+    With a `teacher` (`Teacher`), the network learns from its probabilities as well as from the true labels.
     """
     settings = settings or TrainSettings()
     listener = listener or TrainingListener()
@@ -415,7 +504,7 @@ def train(
         from musicspeech.core.yamnet import Embedder
 
         embedder = Embedder.load()
-    features = clip_features(train_clips, val_clips, settings, listener, cancel, cache)
+    features = clip_features(train_clips, val_clips, settings, listener, cancel, cache, teacher)
     summary = features.summary
     hop_frames = spec.steps_in(settings.train_hop_s) if settings.train_hop_s else None
     x_train, y_train, _ = frame_windows(features.train, labels, spec, hop_frames)
@@ -431,24 +520,33 @@ def train(
 
     keras.utils.set_random_seed(settings.seed)
     model = build_model(settings.model, spec, len(labels), float(x_train.mean()), float(x_train.var()))
-    model.compile(
-        optimizer=keras.optimizers.Adam(settings.learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=["accuracy"],
-    )
+    y_fit, loss, metrics = y_train, keras.losses.SparseCategoricalCrossentropy(), ["accuracy"]
+    if teacher:  # targets: the true label one-hot, then the teacher's probabilities
+        columns = teacher.columns(labels)
+        soft = np.concatenate(features.soft)[:, columns] if features.soft else np.empty((0, len(labels)))
+        soft = soft / np.maximum(soft.sum(axis=1, keepdims=True), 1e-12)  # over this data's classes only
+        if soft.shape != (len(y_train), len(labels)):
+            raise DatasetError(f"the teacher gave {soft.shape[0]} windows' probabilities for {len(y_train)}")
+        y_fit = np.concatenate([np.eye(len(labels), dtype=np.float32)[y_train], soft.astype(np.float32)], axis=1)
+        loss, metrics = _distillation_loss(keras, len(labels), teacher.weight), [_distillation_accuracy(keras)]
+    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss=loss, metrics=metrics)
     batches = math.ceil(len(x_train) / settings.batch_size)
     validation = _Validation(labels, val_clips_loaded, x_val, y_val, val_owner) if len(x_val) else None
     monitor = _keras_monitor(keras)(
         listener, cancel, settings.epochs, batches, settings.patience, validation, settings.keep_last
     )
-    weights = None
+    weights = sample_weight = None
     if settings.balance_classes:
         counts = np.bincount(y_train, minlength=len(labels)).astype(np.float64)
         weights = {i: float(len(y_train) / (len(labels) * n)) for i, n in enumerate(counts) if n}
+        if teacher:  # Keras would read the class from the two-part targets' argmax: weigh the windows instead
+            sample_weight = np.array([weights[int(y)] for y in y_train], dtype=np.float32)
+            weights = None
     model.fit(
         x_train,
-        y_train,
+        y_fit,
         class_weight=weights,
+        sample_weight=sample_weight,
         epochs=settings.epochs,
         batch_size=settings.batch_size,
         shuffle=True,
@@ -458,6 +556,8 @@ def train(
     if monitor.best_weights is None:
         raise Cancelled("training cancelled before the first epoch ended")
     model.set_weights(monitor.best_weights)
+    if teacher:  # the saved network names no loss of this module's
+        model.compile(loss=keras.losses.SparseCategoricalCrossentropy())
     history = monitor.history
     info = {
         "data": {
@@ -468,7 +568,12 @@ def train(
             "train_windows": int(len(x_train)),
             "val_windows": int(len(x_val)),
         },
-        "training": {**settings.to_dict(), "epochs_run": monitor.epochs_run, "cancelled": monitor.cancelled},
+        "training": {
+            **settings.to_dict(),
+            "epochs_run": monitor.epochs_run,
+            "cancelled": monitor.cancelled,
+            **({"teacher": {"name": teacher.name, "weight": teacher.weight}} if teacher else {}),
+        },
         "metrics": {},
         "history": history,
     }
@@ -517,6 +622,32 @@ def evaluate_bundle(
         if prediction is not None
     ]
     return evaluate_predictions(bundle.labels, outcomes)
+
+
+def _distillation_loss(keras, n: int, weight: float):
+    """(1 - weight) x cross-entropy on the true labels (targets[:, :n], one-hot) + weight x KL divergence from
+    the teacher's probabilities (targets[:, n:]) to the network's."""
+    ops = keras.ops
+
+    def distillation(targets, probs):
+        probs = ops.clip(probs, 1e-7, 1.0)
+        hard, soft = targets[:, :n], targets[:, n:]
+        ce = -ops.sum(hard * ops.log(probs), axis=-1)
+        kl = ops.sum(soft * (ops.log(ops.clip(soft, 1e-7, 1.0)) - ops.log(probs)), axis=-1)
+        return (1.0 - weight) * ce + weight * kl
+
+    return distillation
+
+
+def _distillation_accuracy(keras):
+    """Accuracy against the true labels of the two-part targets."""
+    ops = keras.ops
+
+    def accuracy(targets, probs):
+        n = ops.shape(probs)[-1]
+        return ops.cast(ops.argmax(targets[:, :n], axis=-1) == ops.argmax(probs, axis=-1), "float32")
+
+    return accuracy
 
 
 def _keras_monitor(keras) -> type:
