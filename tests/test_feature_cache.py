@@ -112,6 +112,7 @@ def test_old_entries_are_dropped_and_the_folder_can_go(data, tmp_path, monkeypat
     assert "loading" in features_of(data, SETTINGS, cache)[1]
 
 
+@pytest.mark.slow  # two training runs (~8 s); quick: test_a_second_run_reads_the_same_features_from_the_cache
 def test_training_uses_the_cache(data, tmp_path):
     cache = FeatureCache(tmp_path / "cache")
     settings = dataclasses.replace(SETTINGS, epochs=1, patience=0, val_fraction=1 / 3)
@@ -125,6 +126,8 @@ def test_training_uses_the_cache(data, tmp_path):
     assert [c.name for c in a.evaluation.clips] == [c.name for c in b.evaluation.clips]
 
 
+# a training run (~4 s); quick: test_saving.py::test_a_full_or_read_only_feature_cache_only_makes_training_slower
+@pytest.mark.slow
 def test_a_cache_folder_that_cannot_be_written_does_not_stop_training(data, tmp_path, caplog):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the cache folder's parent should be")  # mkdir fails, even for root

@@ -253,6 +253,9 @@ def test_training_settings_and_source_are_kept_between_runs(qtbot, tmp_path, sub
     assert recent and recent[0].toolTip() == str(speech_clip)
 
 
+# a GUI run (~12 s); quick: test_training.py::test_progress_reaches_the_listener_and_cancel_keeps_the_best_epoch
+# and test_training_process.py::test_cancel_stops_the_training_process
+@pytest.mark.slow
 def test_cancel_mid_training_keeps_the_best_epoch(window, qtbot, subset_dir):
     tab = window.train_tab
     tab.set_source(subset_dir)

@@ -163,6 +163,7 @@ def test_a_noise_clip_called_silence_is_right():
     assert not ClipOutcome("speech/x.wav", "speech", "silence", {}).correct
 
 
+@pytest.mark.slow  # a training run of its own (~4 s); quick: test_the_evaluation_stops_at_a_cancel
 def test_cancel_during_the_evaluation_keeps_the_trained_model(subset_dir, tmp_path):
     """A small run of its own (6 + 4 clips, 1 epoch: ~4 s), cancelled in its "evaluating" stage."""
     dataset = from_folder(subset_dir)
