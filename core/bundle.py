@@ -27,7 +27,7 @@ from musicspeech.core.atomic import atomic_path
 from musicspeech.core.errors import ModelError
 from musicspeech.core.features import FeatureSpec
 from musicspeech.core.recipes import ModelConfig
-from musicspeech.core.verdict import FILE_POLICY, LIVE_POLICY
+from musicspeech.core.verdict import recorded_presets
 
 BUNDLE_FORMAT = "musicspeech-model"
 BUNDLE_VERSION = 2
@@ -110,7 +110,7 @@ def write_bundle(
         "features": features.to_dict(),
         "model_config": config.to_dict(),
         # the verdict presets this model was made for (`core.verdict.presets` reads them back)
-        "verdict": {"file": FILE_POLICY.to_dict(), "live": LIVE_POLICY.to_dict()},
+        "verdict": recorded_presets(),
         "info": info,
         "saved": {"at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), **versions},
         "model_sha256": hashlib.sha256(keras).hexdigest(),

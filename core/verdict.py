@@ -83,6 +83,11 @@ def presets(meta: dict[str, Any] | None) -> tuple[VerdictPolicy, VerdictPolicy]:
     )
 
 
+def recorded_presets() -> dict[str, dict]:
+    """The presets as a bundle records them (`"verdict"` in bundle.json; `presets` reads them back)."""
+    return {"file": FILE_POLICY.to_dict(), "live": LIVE_POLICY.to_dict()}
+
+
 def verdict_labels(model_labels: Sequence[str]) -> tuple[str, ...]:
     """The labels a verdict can have: the model's, with `noise` folded into silence, and silence."""
     return tuple(label for label in model_labels if label != NOISE) + (SILENCE,)

@@ -25,7 +25,7 @@ from musicspeech.core.atomic import atomic_path
 from musicspeech.core.bundle import read_bundle
 from musicspeech.core.errors import MusicSpeechError
 from musicspeech.core.paths import shipped_model_path
-from musicspeech.core.verdict import FILE_POLICY, LIVE_POLICY
+from musicspeech.core.verdict import recorded_presets
 
 
 def record_presets(path: Path) -> bool:
@@ -37,8 +37,8 @@ def record_presets(path: Path) -> bool:
     for key, value in bundle.meta.items():  # where write_bundle puts them: after the model config
         meta[key] = value
         if key == "model_config":
-            meta["verdict"] = {"file": FILE_POLICY.to_dict(), "live": LIVE_POLICY.to_dict()}
-    meta.setdefault("verdict", {"file": FILE_POLICY.to_dict(), "live": LIVE_POLICY.to_dict()})
+            meta["verdict"] = recorded_presets()
+    meta.setdefault("verdict", recorded_presets())
     with zipfile.ZipFile(path) as source, atomic_path(path) as tmp_path, zipfile.ZipFile(tmp_path, "w") as out:
         for info in source.infolist():
             data = json.dumps(meta, indent=2).encode() if info.filename == "bundle.json" else source.read(info)
