@@ -23,20 +23,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
-from musicspeech.core.datasets import Dataset, from_folder, k_folds, split_train_val  # noqa: E402
-from musicspeech.core.recipes import SHIPPED, YAMNET  # noqa: E402
-from musicspeech.core.training import TrainingListener, train  # noqa: E402
+from make_model import Progress, training_data  # noqa: E402
 
-
-def training_data(data: Path, pool: Path, seed: int):
-    """The dataset and (train, held-out) split of `scripts/make_model.py --pool`."""
-    gtzan = from_folder(data)
-    train_clips, val_clips = k_folds(gtzan.clips, 5, seed)[0]
-    pool_clips = [dataclasses.replace(c, name=f"pool/{c.name}") for c in from_folder(pool / "train").clips]
-    pool_train, pool_val = split_train_val(pool_clips, 0.1, seed)
-    dataset = Dataset(tuple(gtzan.clips) + tuple(pool_clips), source=f"{gtzan.source} + {pool / 'train'}")
-    return dataset, (train_clips + pool_train, val_clips + pool_val)
+from musicspeech.core.recipes import SHIPPED, SHIPPED_TEACHER, SHIPPED_TEACHER_WEIGHT  # noqa: E402
+from musicspeech.core.training import train  # noqa: E402
 
 
 class WaitingTeacher:
@@ -65,24 +57,6 @@ class WaitingTeacher:
         return self._loaded().probabilities(samples, starts, span)
 
 
-class Progress(TrainingListener):
-    def __init__(self):
-        self.last: dict[str, float] = {}
-
-    def stage(self, name, done, total):
-        now = time.perf_counter()
-        if done == total or now - self.last.get(name, 0.0) > 30:
-            self.last[name] = now
-            print(f"  {name}: {done}/{total}", flush=True)
-
-    def data(self, summary):
-        for line in summary.lines():
-            print(f"  data: {line}", flush=True)
-
-    def epoch(self, epoch, epochs, logs):
-        print(f"  epoch {epoch + 1}/{epochs}: " + " ".join(f"{k} {v:.4f}" for k, v in logs.items()), flush=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("role", choices=["teacher", "student", "shipped"], help="shipped: the recipe alone (a control)")
@@ -90,15 +64,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True, help="a folder outside the repository")
     parser.add_argument("--teacher", type=Path, help="student: the teacher's bundle")
-    parser.add_argument("--weight", type=float, default=0.5, help="student: share of the teacher's term in the loss")
+    parser.add_argument(
+        "--weight", type=float, default=SHIPPED_TEACHER_WEIGHT, help="student: share of the teacher's term in the loss"
+    )
     parser.add_argument("--epochs", type=int, help="default: the recipe's")
     parser.add_argument("--seed", type=int, default=SHIPPED.seed)
     parser.add_argument("--name", help="file name (default: the role)")
     parser.add_argument("--wait", action="store_true", help="student: start now, wait for the teacher's bundle")
     args = parser.parse_args(argv)
 
-    base = YAMNET if args.role == "teacher" else SHIPPED
-    settings = dataclasses.replace(base, augment=SHIPPED.augment, epochs=args.epochs or base.epochs, seed=args.seed)
+    base = SHIPPED_TEACHER if args.role == "teacher" else SHIPPED
+    settings = dataclasses.replace(base, epochs=args.epochs or base.epochs, seed=args.seed)
     dataset, split = training_data(args.data, args.pool, SHIPPED.seed)  # the same split whatever the seed
     print(f"{args.role}: {dataset.source}: {dataset.counts()}, {len(split[0])} trained on", flush=True)
     teacher = None
@@ -108,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             teacher.columns([])
     start = time.perf_counter()
     extra = {"teacher": teacher} if teacher else {}
-    result = train(dataset, settings, Progress(), split=split, **extra)
+    result = train(dataset, settings, Progress(args.role), split=split, **extra)
     ev = result.evaluation
     print(
         f"held out ({len(ev.clips)} clips): clip accuracy {ev.clip_accuracy:.4f}, window accuracy "

@@ -107,6 +107,13 @@ YAMNET = TrainSettings(
     balance_classes=True,
 )
 
+# The shipped model is distilled (docs/DISTILLATION.md): `scripts/make_model.py` first trains SHIPPED_TEACHER (the
+# YAMNet head with the shipped recipe's augmentation) on the same data, then SHIPPED, whose loss takes the teacher's
+# probabilities at this weight beside the true labels (`core.training.Teacher`). The teacher is not shipped: it
+# needs YAMNet and runs at about half the speed; the student is the same small network at the same speed.
+SHIPPED_TEACHER = replace(YAMNET, augment=SHIPPED.augment)
+SHIPPED_TEACHER_WEIGHT = 0.8
+
 RECIPES = {"baseline": BASELINE, "shipped": SHIPPED, "yamnet": YAMNET}
 
 
