@@ -6,8 +6,10 @@ Files: our own dev sets (bench/devsets.py, made from the training pool's dev spl
 saw; built into a temporary folder), the out-of-domain devset of ../shared/devset, and GTZAN's held-out fold
 (the clips the shipped model never trained on). Per category: clip accuracy; for the programmes, frame accuracy
 (every 0.1 s), mean boundary error (each true change to the nearest change found) and segments found against
-true ones; silence files must be called silence. Peers run through bench/peer_adapter.py in their own venv; a
-peer that knows no silence is not scored on it. Throughput: ours on every clip file, x real time.
+true ones, for files and for the live mode (each programme fed to it in 0.1 s blocks, as a microphone would, with
+the app's live settings: every verdict from the past only); silence files must be called silence. Peers run
+through bench/peer_adapter.py in their own venv; a peer that knows no silence is not scored on it. Throughput:
+ours on every clip file, x real time.
 """
 
 from __future__ import annotations
@@ -94,6 +96,29 @@ def programme_scores(truth: list[dict], found: list[dict], duration_s: float) ->
         "segments_found": len(found),
         "segments_true": len(truth),
     }
+
+
+def live_segments(classifier, path: str) -> list[dict]:
+    """The segments the live mode finds in a file played to it as a microphone would (0.1 s blocks, the app's
+    live settings and the model's live preset): each decided from the past only."""
+    from musicspeech.core.audio import load_audio
+    from musicspeech.core.live import LiveAnalyzer, LiveListener, LiveSettings
+
+    class Segments(LiveListener):
+        def __init__(self):
+            self.found = []
+
+        def segment(self, segment):
+            self.found.append(segment.to_dict())
+
+    listener = Segments()
+    analyzer = LiveAnalyzer(classifier, LiveSettings(), listener)
+    samples = load_audio(path, classifier.spec.rate_hz).samples
+    block = classifier.spec.rate_hz // 10
+    for start in range(0, len(samples), block):
+        analyzer.feed(samples[start : start + block])
+    analyzer.finish()
+    return listener.found
 
 
 def run_peer(name: str, paths: list[str]) -> dict:
@@ -211,7 +236,7 @@ def main(argv=None) -> int:
             print(f"- {r['category']}: {Path(r['path']).relative_to(Path(r['path']).parents[1])} -> {got}")
 
     prog_rows = []
-    for system in ("musicspeech", "inaSpeechSegmenter"):
+    for system in ("musicspeech", "musicspeech, live preset", "inaSpeechSegmenter"):
         scores = []
         for r in programmes:
             truth = json.loads(Path(r["path"]).with_suffix(".json").read_text())["segments"]
@@ -219,6 +244,8 @@ def main(argv=None) -> int:
             if system == "musicspeech":
                 p = results[r["path"]].prediction
                 found = [s.to_dict() for s in p.segments] if p else []
+            elif system.startswith("musicspeech"):
+                found = live_segments(classifier, r["path"])
             else:
                 found = [s for s in (peer_segments.get(r["path"]) or []) if s["label"] in ("music", "speech")]
                 if not peer_segments:
