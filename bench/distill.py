@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from make_model import Progress, training_data  # noqa: E402
+from make_model import Progress, training_data, use_yamnet  # noqa: E402
 
 from musicspeech.core.recipes import SHIPPED, SHIPPED_TEACHER, SHIPPED_TEACHER_WEIGHT  # noqa: E402
 from musicspeech.core.training import train  # noqa: E402
@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, help="default: the recipe's")
     parser.add_argument("--seed", type=int, default=SHIPPED.seed)
     parser.add_argument("--name", help="file name (default: the role)")
+    parser.add_argument("--yamnet", type=Path, default=ROOT.parent / "shared" / "models" / "yamnet")
     parser.add_argument("--wait", action="store_true", help="student: start now, wait for the teacher's bundle")
     args = parser.parse_args(argv)
 
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     dataset, split = training_data(args.data, args.pool, SHIPPED.seed)  # the same split whatever the seed
     print(f"{args.role}: {dataset.source}: {dataset.counts()}, {len(split[0])} trained on", flush=True)
     teacher = None
+    if args.role != "shipped":  # the teacher is a YAMNet head, and teaches through it
+        use_yamnet(args.yamnet)
     if args.role == "student":
         teacher = WaitingTeacher(args.teacher, args.weight)
         if not args.wait:
