@@ -93,8 +93,16 @@ def use_yamnet(folder: Path) -> None:
 
 
 def make_teacher(path: Path, dataset: Dataset, split, seed: int, epochs: int | None) -> Path:
-    """Train the teacher and save it to `path`, unless a teacher is there already."""
+    """Train the teacher and save it to `path`, unless a teacher trained on the same clips is there already."""
     if path.is_file():
+        from musicspeech.core.bundle import read_bundle
+
+        taught_on = read_bundle(path).meta["info"]["data"]["train_clips"]
+        if taught_on != sorted(c.name for c in split[0]):
+            raise SystemExit(
+                f"teacher {path} was trained on other clips than this run's: delete it, or name another file "
+                "with --teacher, to train a teacher on this data"
+            )
         print(f"teacher: using {path} as it is (delete it to train it again)", flush=True)
         return path
     settings = dataclasses.replace(SHIPPED_TEACHER, seed=seed, epochs=epochs or SHIPPED_TEACHER.epochs)

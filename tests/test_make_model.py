@@ -54,10 +54,16 @@ def test_make_model_trains_the_teacher_then_the_shipped_network_it_teaches(tmp_p
     prediction = model.classify_path(GTZAN_DIR / "music_speech" / "music_wav" / "blues.wav")
     assert prediction.label in ("music", "speech")
 
-    # a teacher already there is used as it is; --no-teacher trains the recipe alone
+    # a teacher already there is used as it is, if it was trained on the same clips; --no-teacher: the recipe alone
     teacher_bytes = teacher.read_bytes()
     said = make_model("--data", data, "--out", out, "--teacher", teacher, "--yamnet", WEIGHTS_DIR)
     assert f"teacher: using {teacher} as it is" in said and teacher.read_bytes() == teacher_bytes
+    other = subset(tmp_path / "other")
+    (other / "speech" / "allison.wav").unlink()
+    (other / "speech" / "amal.wav").symlink_to(GTZAN_DIR / "music_speech" / "speech_wav" / "amal.wav")
+    command = [sys.executable, str(REPO / "scripts" / "make_model.py"), "--data", str(other), "--out", str(out)]
+    refused = subprocess.run([*command, "--teacher", str(teacher)], capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0 and "was trained on other clips than this run's" in refused.stderr
     said = make_model("--data", data, "--out", out, "--no-teacher")
     assert "teacher" not in said
     assert "teacher" not in Classifier.from_path(out / "musicspeech.msmodel").bundle.info["training"]
