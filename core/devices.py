@@ -131,6 +131,32 @@ def _opened(delta: int) -> None:
         _open_streams += delta
 
 
+SHUT_TIMEOUT_S = 3.0
+
+
+def _shut(stream, timeout_s: float = SHUT_TIMEOUT_S) -> bool:
+    """Stop and close a PortAudio stream, waiting for it at most `timeout_s`; True if it closed in time.
+
+    With its sound server gone wrong, PortAudio's stop can block for ever (seen once in CI: a window closed after a
+    failed test hung in `stream.stop()` on PulseAudio's ALSA plugin); the window and the live loop must not. The
+    work runs on a thread of its own: a stream that does not close in time is left to it, and stays counted as
+    open (PortAudio is not re-initialised under it) until it does."""
+    done = threading.Event()
+
+    def shut() -> None:
+        try:
+            stream.stop()
+            stream.close()
+        except Exception:  # a device that vanished cannot be stopped cleanly; it is gone either way
+            pass
+        finally:
+            _opened(-1)
+            done.set()
+
+    threading.Thread(target=shut, name="musicspeech-close-stream", daemon=True).start()
+    return done.wait(timeout_s)
+
+
 def _problem(e: Exception, kind: Kind) -> str:
     """A PortAudio error as a user would say it."""
     text = str(e)
@@ -225,7 +251,7 @@ class Player:
         except (sd.PortAudioError, ValueError) as e:
             raise DeviceError(f"cannot play: {_problem(e, 'output')}") from None
         _opened(+1)
-        self._stream = stream
+        self._stream, self._closing = stream, False
         try:
             stream.start()
         except sd.PortAudioError as e:
@@ -254,14 +280,8 @@ class Player:
         stream, self._stream = self._stream, None
         if stream is not None:
             self._closing = True
-            try:
-                stream.stop()
-                stream.close()
-            except Exception:  # a device that vanished cannot be stopped cleanly; it is gone either way
-                pass
-            finally:
+            if _shut(stream):
                 self._closing = False
-                _opened(-1)
 
     def _callback(self, out, frames, _pa_time, _status) -> None:
         with self._lock:
@@ -323,7 +343,7 @@ class Microphone:
         except (sd.PortAudioError, ValueError) as e:
             raise DeviceError(f"cannot record from {self.device.name}: {_problem(e, 'input')}") from None
         _opened(+1)
-        self._stream = stream
+        self._stream, self._closing = stream, False
         try:
             stream.start()
         except sd.PortAudioError as e:
@@ -342,14 +362,8 @@ class Microphone:
         stream, self._stream = self._stream, None
         if stream is not None:
             self._closing = True
-            try:
-                stream.stop()
-                stream.close()
-            except Exception:  # a vanished device cannot be stopped cleanly; it is gone either way
-                pass
-            finally:
+            if _shut(stream):
                 self._closing = False
-                _opened(-1)
 
     def _callback(self, indata, _frames, _pa_time, status) -> None:
         if status.input_overflow:
