@@ -27,6 +27,7 @@ BENCHES = (
     "accuracy",
     "throughput",
     "realworld",
+    "sung",
     "transfer",
     "longfile",
     "startup",

@@ -31,6 +31,7 @@ def test_the_bench_command_runs_every_benchmark_quickly_and_prints_its_tables(tm
         "## Where the time goes",
         "## Real-world accuracy per category",
         "## Programmes (alternating speech and music, cuts and crossfades)",
+        "## Sung voices",
         "## One long file",
         "## App start-up and memory",
         "## Training on GTZAN",
