@@ -27,7 +27,11 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from make_model import Progress, training_data, use_yamnet  # noqa: E402
 
-from musicspeech.core.recipes import SHIPPED, SHIPPED_TEACHER, SHIPPED_TEACHER_WEIGHT  # noqa: E402
+from musicspeech.core.recipes import (  # noqa: E402
+    SHIPPED,
+    SHIPPED_TEACHER,
+    SHIPPED_TEACHER_WEIGHT,
+)
 from musicspeech.core.training import train  # noqa: E402
 
 
@@ -35,8 +39,9 @@ class WaitingTeacher:
     """A teacher loaded when first asked (`--wait`): the student's decoding and augmentation run while the
     teacher still trains, and wait for its bundle (saved atomically: once there, it is whole) only then."""
 
-    def __init__(self, path: Path, weight: float):
+    def __init__(self, path: Path, weight: float, true_only: list[str]):
         self.path, self.weight, self.name, self.teacher = path, weight, path.name, None
+        self.true_only = tuple(true_only)
 
     def _loaded(self):
         if self.teacher is None:
@@ -46,7 +51,7 @@ class WaitingTeacher:
                 time.sleep(10)
             from musicspeech.core.training import Teacher
 
-            self.teacher = Teacher.load(self.path, self.weight)
+            self.teacher = Teacher.load(self.path, self.weight, self.true_only)
             print(f"  teacher {self.teacher.describe()}, weight {self.weight}", flush=True)
         return self.teacher
 
@@ -67,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--weight", type=float, default=SHIPPED_TEACHER_WEIGHT, help="student: share of the teacher's term in the loss"
     )
+    parser.add_argument(
+        "--true-only",
+        nargs="*",
+        default=[],
+        metavar="CLASS",
+        help="student: classes whose windows learn from the true label alone (docs/DISTILLATION.md: noise)",
+    )
     parser.add_argument("--epochs", type=int, help="default: the recipe's")
     parser.add_argument("--seed", type=int, default=SHIPPED.seed)
     parser.add_argument("--name", help="file name (default: the role)")
@@ -82,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.role != "shipped":  # the teacher is a YAMNet head, and teaches through it
         use_yamnet(args.yamnet)
     if args.role == "student":
-        teacher = WaitingTeacher(args.teacher, args.weight)
+        teacher = WaitingTeacher(args.teacher, args.weight, args.true_only)
         if not args.wait:
             teacher.columns([])
     start = time.perf_counter()

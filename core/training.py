@@ -202,7 +202,8 @@ class Teacher:
     becomes (1 - weight) x cross-entropy on the true labels + weight x KL divergence from the teacher's
     probabilities, on every training window, augmented copies included. The teacher sees the same audio as each
     training window (its own window length, centred on it) through its own features, so any bundle can teach,
-    e.g. a head on YAMNet's embeddings teaching the small log-mel network."""
+    e.g. a head on YAMNet's embeddings teaching the small log-mel network. The windows of the classes named in
+    `true_only` learn from their true label alone (the teacher's probabilities are replaced by it there)."""
 
     def __init__(
         self,
@@ -211,6 +212,7 @@ class Teacher:
         features: FeatureSpec,
         weight: float = 0.5,
         name: str = "teacher",
+        true_only: Sequence[str] = (),
     ):
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"teacher weight {weight} is not between 0 and 1")
@@ -221,19 +223,21 @@ class Teacher:
             weight,
             name,
         )
+        self.true_only = tuple(true_only)
 
     @classmethod
-    def load(cls, path, weight: float = 0.5) -> Teacher:
+    def load(cls, path, weight: float = 0.5, true_only: Sequence[str] = ()) -> Teacher:
         """A bundle as a teacher, run in LiteRT (a YAMNet bundle needs YAMNet's weights, as for classifying)."""
         from musicspeech.core.bundle import read_bundle
         from musicspeech.core.runtime import network_for
 
         file = read_bundle(path)
         network = network_for(file.tflite, file.features, len(file.labels), file.path.name)
-        return cls(network, file.labels, file.features, weight, file.path.name)
+        return cls(network, file.labels, file.features, weight, file.path.name, true_only)
 
     def describe(self) -> str:
-        return f"{self.name}: {self.features.kind} features, labels {', '.join(self.labels)}"
+        alone = f", {', '.join(self.true_only)} from the true label alone" if self.true_only else ""
+        return f"{self.name}: {self.features.kind} features, labels {', '.join(self.labels)}{alone}"
 
     def columns(self, labels: Sequence[str]) -> list[int]:
         """Where each of `labels` is among the teacher's classes (DatasetError when one is not)."""
@@ -527,7 +531,10 @@ def train(
         soft = soft / np.maximum(soft.sum(axis=1, keepdims=True), 1e-12)  # over this data's classes only
         if soft.shape != (len(y_train), len(labels)):
             raise DatasetError(f"the teacher gave {soft.shape[0]} windows' probabilities for {len(y_train)}")
-        y_fit = np.concatenate([np.eye(len(labels), dtype=np.float32)[y_train], soft.astype(np.float32)], axis=1)
+        hard = np.eye(len(labels), dtype=np.float32)[y_train]
+        alone = np.isin(y_train, [labels.index(label) for label in teacher.true_only if label in labels])
+        soft = np.where(alone[:, None], hard, soft)  # these classes' windows: the true label alone
+        y_fit = np.concatenate([hard, soft.astype(np.float32)], axis=1)
         loss, metrics = _distillation_loss(keras, len(labels), teacher.weight), [_distillation_accuracy(keras)]
     model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss=loss, metrics=metrics)
     batches = math.ceil(len(x_train) / settings.batch_size)
@@ -572,7 +579,11 @@ def train(
             **settings.to_dict(),
             "epochs_run": monitor.epochs_run,
             "cancelled": monitor.cancelled,
-            **({"teacher": {"name": teacher.name, "weight": teacher.weight}} if teacher else {}),
+            **(
+                {"teacher": {"name": teacher.name, "weight": teacher.weight, "true_only": list(teacher.true_only)}}
+                if teacher
+                else {}
+            ),
         },
         "metrics": {},
         "history": history,

@@ -65,12 +65,15 @@ class AlwaysSpeech:
         return np.tile(np.array([[0.02, 0.01, 0.97]], np.float32), (len(x), 1))  # music, noise, speech
 
 
-@pytest.mark.slow  # two training runs (~25 s on the shared machine)
+@pytest.mark.slow  # three training runs (~40 s on the shared machine)
 def test_the_network_learns_the_teachers_probabilities_in_proportion_to_its_weight(subset_dir, teacher):
     settings = TrainSettings(epochs=3, patience=0, seed=1)
     dataset = from_folder(subset_dir)
     taught = train(dataset, settings, teacher=Teacher(AlwaysSpeech(), teacher.labels, teacher.features, 1.0))
     alone = train(dataset, settings, teacher=Teacher(AlwaysSpeech(), teacher.labels, teacher.features, 0.0))
+    music_alone = train(
+        dataset, settings, teacher=Teacher(AlwaysSpeech(), teacher.labels, teacher.features, 1.0, true_only=["music"])
+    )
     speech = taught.bundle.labels.index("speech")
     # weight 1: only the teacher counts, and it says speech (renormalised over this data's two classes)
     assert all(c.predicted == "speech" for c in taught.evaluation.clips)
@@ -78,5 +81,9 @@ def test_the_network_learns_the_teachers_probabilities_in_proportion_to_its_weig
     assert taught.evaluation.clip_accuracy == 0.5
     # weight 0: the true labels alone, as without a teacher
     assert alone.evaluation.clip_accuracy >= 5 / 6
-    assert taught.bundle.info["training"]["teacher"] == {"name": "teacher", "weight": 1.0}
+    assert taught.bundle.info["training"]["teacher"] == {"name": "teacher", "weight": 1.0, "true_only": []}
     assert speech == 1 and taught.history["accuracy"][-1] <= 0.6  # against the true labels
+    # weight 1 but music's windows learn their true label alone: music is music again
+    assert all(c.predicted == "music" for c in music_alone.evaluation.clips if c.true_label == "music")
+    assert music_alone.evaluation.clip_accuracy >= 5 / 6
+    assert music_alone.bundle.info["training"]["teacher"]["true_only"] == ["music"]
