@@ -27,11 +27,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from make_model import Progress, training_data, use_yamnet  # noqa: E402
 
-from musicspeech.core.recipes import (  # noqa: E402
-    SHIPPED,
-    SHIPPED_TEACHER,
-    SHIPPED_TEACHER_WEIGHT,
-)
+from musicspeech.core.recipes import SHIPPED, SHIPPED_TEACHER, SHIPPED_TEACHER_WEIGHT  # noqa: E402
 from musicspeech.core.training import train  # noqa: E402
 
 

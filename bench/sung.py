@@ -5,9 +5,10 @@
 A probe, not a dev set. The goal says sung music is music, but no redistributable song (voice with
 accompaniment) was found in the package registries outside the evaluation families: a scan of 145 Debian packages
 (15,228 audio files, YAMNet's singing classes) and of 22 music-analysis packages' source archives found only the
-short clips below (docs/MODEL.md, "Known limits"). They are choirs, a choir pad, and solo voices singing a
-phrase, most without instruments; together about a minute. Nothing here is trained on. The packages are fetched
-with `apt-get download` into --debs (reused on a second run) and read where they are; nothing is installed.
+short clips below (docs/MODEL.md, "Known limits"). They are choirs, a choir pad, an anthem intro with a choir,
+and solo voices singing a phrase, most without instruments; together about a minute. Nothing here is trained on.
+The packages are fetched with `apt-get download` into --debs (reused on a second run) and read where they are;
+nothing is installed.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def main(argv=None) -> int:
     systems = list(verdicts)
     rows = []
     for f, (package, _) in zip(files, probe, strict=True):
-        seconds = len(load_audio(f, 16000).samples) / 16000
+        seconds = len(load_audio(f, 16000).samples) / 16000  # as decoded (an MP3's header can say more)
         cells = []
         for s in systems:
             label, confidence = verdicts[s].get(str(f), (None, None))

@@ -65,7 +65,7 @@ class AlwaysSpeech:
         return np.tile(np.array([[0.02, 0.01, 0.97]], np.float32), (len(x), 1))  # music, noise, speech
 
 
-@pytest.mark.slow  # three training runs (~40 s on the shared machine)
+@pytest.mark.slow  # three training runs (54 s on the shared machine, a training run beside it)
 def test_the_network_learns_the_teachers_probabilities_in_proportion_to_its_weight(subset_dir, teacher):
     settings = TrainSettings(epochs=3, patience=0, seed=1)
     dataset = from_folder(subset_dir)
