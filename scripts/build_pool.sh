@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the training pool (real music, speech and noise clips from Debian packages). See docs/POOL.md.
 # Usage: scripts/build_pool.sh OUT [--limit N] [--only SOURCE,...] [--debs DIR] [--jobs N]
-# Installs what is missing (ffmpeg, fluidsynth, espeak-ng; needs root for that), then runs build_pool.py.
+# Installs what is missing (ffmpeg, fluidsynth, espeak-ng; needs root for that), then runs build_pool.py, and
+# make_sung.py to add the sung clips made from the pool's own speech and music (with the venv's pyworld).
 # Packages are only downloaded (apt-get download) and unpacked (dpkg-deb -x), never installed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,4 +22,6 @@ fi
 py=python3
 [ -x "$here/../.venv/bin/python" ] && py="$here/../.venv/bin/python"
 "$py" -c 'import numpy' 2>/dev/null || { echo "numpy is needed ($py)" >&2; exit 1; }
-exec "$py" "$here/build_pool.py" "$@"
+"$py" -c 'import pyworld' 2>/dev/null || "$py" -m pip install -q --disable-pip-version-check -e "$here/..[pool]"
+"$py" "$here/build_pool.py" "$@"
+exec "$py" "$here/make_sung.py" --pool "$1"
