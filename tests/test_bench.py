@@ -32,6 +32,7 @@ def test_the_bench_command_runs_every_benchmark_quickly_and_prints_its_tables(tm
         "## Real-world accuracy per category",
         "## Programmes (alternating speech and music, cuts and crossfades)",
         "## Sung voices",
+        "## Sung clips made from the dev split",
         "## One long file",
         "## App start-up and memory",
         "## Training on GTZAN",
