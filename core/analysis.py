@@ -121,12 +121,14 @@ class Listener:
 
     def verdict(self, verdict: Verdict) -> None:
         """A causal verdict was made (every hop). Its label is the current segment's: with the preset's
-        `min_segment_s`, a new label shows only on the verdict that completes `min_segment_s` of it in a row;
-        while that change is pending, verdicts keep the label before it (a run that does not last never shows)."""
+        `min_segment_s`, a new label shows only on the verdict that completes `min_segment_s` of it in a row
+        (silence: `silence_hold_s`, if longer); while that change is pending, verdicts keep the label before it
+        (a run that does not last never shows)."""
 
     def segment(self, segment: Segment) -> None:
         """A causal verdict changed: the segment that just ended (and the last one, at `finish`). With
-        `min_segment_s`, it ends where the run of the new label began, up to `min_segment_s` before now."""
+        `min_segment_s` or `silence_hold_s`, it ends where the run of the new label began, up to that long before
+        now."""
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,7 @@ class Analysis:
             self.verdict_frames = fpw + (self.per_verdict - 1) * hop
             hop_s = hop * spec.frame_step / spec.rate_hz
             self._hold = max(1, math.ceil(policy.min_segment_s / hop_s - 1e-9))  # verdicts a change must last
+            self._silence_hold = max(self._hold, math.ceil(policy.silence_hold_s / hop_s - 1e-9))  # one to silence
         else:
             hop, self.per_verdict, self.verdict_frames = spec.hop_frames, 1, fpw
         self.hop_frames = hop
@@ -380,7 +383,7 @@ class Analysis:
             label, boundary, total, count = self._pending
             self._pending = (label, boundary, total + probs, count + 1)
         label, boundary, total, count = self._pending
-        if count < self._hold:
+        if count < (self._silence_hold if label == SILENCE else self._hold):
             return None, 0
         ended = self._ended(boundary)
         self._pending, self._segment, self._label = None, (boundary, total, count), label

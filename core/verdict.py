@@ -23,8 +23,10 @@ network cannot see or should not decide alone:
 One policy class serves files and live audio; a preset says how it decides. The file preset (`FILE_POLICY`)
 sees the whole signal and smooths with Viterbi. The live preset (`LIVE_POLICY`) decides causally, a verdict every
 `hop_s` from the last `window_s` of audio: the same silence gate and noise rule, a change of label only when the
-new label leads by `switch_margin` (`decide`), and a window with `edge_s` of silence at either end keeps the
-verdict before it. A model may carry its own presets (`presets`); the defaults are these.
+new label leads by `switch_margin` (`decide`), a window with `edge_s` of silence at either end keeps the
+verdict before it, and a change to silence is made only once silence has been decided for `silence_hold_s` in a
+row (then from where that run began), so that a breath, a click or a short noise inside speech is no change. A
+model may carry its own presets (`presets`); the defaults are these.
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ class VerdictPolicy:
     # No segment shorter than this (seconds; 0: off). Files: short segments join a neighbour after Viterbi;
     # causal: a change of label waits until the new label has held this long (hysteresis).
     min_segment_s: float = 0.0
+    # causal: a change to silence (quiet, or the noise class) is made only once silence has been decided this long
+    # in a row, and then goes back to where that run began (a VAD's hangover): a pause or a burst of noise inside
+    # speech or music keeps the label before it. Changes between music and speech are not delayed by it.
+    silence_hold_s: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -70,7 +76,7 @@ class VerdictPolicy:
 
 
 FILE_POLICY = VerdictPolicy()
-LIVE_POLICY = VerdictPolicy(causal=True, hop_s=0.1, window_s=1.0)
+LIVE_POLICY = VerdictPolicy(causal=True, hop_s=0.1, window_s=1.0, silence_hold_s=0.3)
 
 
 def presets(meta: dict[str, Any] | None) -> tuple[VerdictPolicy, VerdictPolicy]:

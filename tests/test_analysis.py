@@ -166,8 +166,10 @@ MUSIC, SPEECH = [0.99, 0.01], [0.01, 0.99]
 TONE = (0.1 * np.sin(np.arange(30 * 16000) * 0.05)).astype(np.float32)  # 30 s at -23 dBFS: no silence
 
 
-def live(x, speech_between, min_segment_s, music_else=True):
-    """The live preset on `x`, its windows given music or speech by where their centre falls."""
+def live(x, speech_between, min_segment_s, music_else=True, noise_between=None, **policy):
+    """The live preset (with `min_segment_s` and any other `policy` settings) on `x`, its windows given music or
+    speech by where their centre falls; with `noise_between`, a model with a noise class whose windows there are
+    noise (neither music nor speech: called silence)."""
 
     class Heard(Listener):
         verdicts, segments = [], []
@@ -181,12 +183,19 @@ def live(x, speech_between, min_segment_s, music_else=True):
     heard = Heard()
     heard.verdicts, heard.segments = [], []
     spec = FeatureSpec()
-    analysis = Analysis(spec, ("music", "speech"), replace(LIVE_POLICY, min_segment_s=min_segment_s), None, heard)
+    preset = replace(LIVE_POLICY, min_segment_s=min_segment_s, **policy)
+    labels = ("music", "speech") + (("noise",) if noise_between else ())
+    analysis = Analysis(spec, labels, preset, None, heard)
     n = len(analysis.take(x))
     centres = spec.window_starts_s(n, analysis.hop_frames) + spec.window_s / 2
     lo, hi = speech_between
     other = MUSIC if music_else else SPEECH
-    analysis.give(np.array([SPEECH if lo <= c < hi else other for c in centres], np.float32))
+    probs = np.array([SPEECH if lo <= c < hi else other for c in centres], np.float32)
+    if noise_between:
+        probs = np.hstack([probs * 0.98, np.full((n, 1), 0.02, np.float32)])
+        noise = (noise_between[0] <= centres) & (centres < noise_between[1])
+        probs[noise] = [0.01, 0.01, 0.98]
+    analysis.give(probs)
     prediction = analysis.finish()
     assert [s.to_dict() for s in heard.segments] == [s.to_dict() for s in prediction.segments]
     return [(s.label, round(s.start_s, 2), round(s.end_s, 2)) for s in prediction.segments], heard.verdicts
@@ -217,6 +226,29 @@ def test_live_a_short_pause_inside_speech_stays_speech():
     assert [label for label, *_ in found] == ["speech", SILENCE, "speech"]
     found, _ = live(x, (0.0, 0.0), 3.0, music_else=False)
     assert found == [("speech", 0.0, 30.0)]
+
+
+def test_live_silence_that_does_not_hold_is_no_change_and_silence_that_does_goes_back_to_where_it_began():
+    """The live preset's silence hold (a VAD's hangover): model windows called noise for 0.2 s inside speech make
+    two verdicts (every 0.1 s) that are silence; under the shipped hold (0.3 s) that is no change. 3 s of them
+    are silence, shown on the 3rd silent verdict in a row, from where that run began."""
+    assert LIVE_POLICY.silence_hold_s == 0.3
+    found, _ = live(TONE, (0.0, 0.0), 0.0, music_else=False, noise_between=(14.0, 14.2), silence_hold_s=0.0)
+    assert [label for label, *_ in found] == ["speech", SILENCE, "speech"]
+    found, verdicts = live(TONE, (0.0, 0.0), 0.0, music_else=False, noise_between=(14.0, 14.2))
+    assert found == [("speech", 0.0, 30.0)] and {v.label for v in verdicts} == {"speech"}
+    at_once, before = live(TONE, (0.0, 0.0), 0.0, music_else=False, noise_between=(14.0, 17.0), silence_hold_s=0.0)
+    held, verdicts = live(TONE, (0.0, 0.0), 0.0, music_else=False, noise_between=(14.0, 17.0))
+    assert [label for label, *_ in held] == ["speech", SILENCE, "speech"] and held == at_once  # back-dated
+    first = next(i for i, v in enumerate(before) if v.label == SILENCE)
+    assert next(i for i, v in enumerate(verdicts) if v.label == SILENCE) - first == 2
+    assert [v.label for v in verdicts[:first]] == [v.label for v in before[:first]]
+
+
+def test_live_the_silence_hold_does_not_delay_a_change_between_music_and_speech():
+    at_once, before = live(TONE, (12.0, 17.0), 0.0, silence_hold_s=0.0)
+    held, verdicts = live(TONE, (12.0, 17.0), 0.0, silence_hold_s=3.0)
+    assert held == at_once and [v.label for v in verdicts] == [v.label for v in before]
 
 
 def test_a_second_of_real_speech_inside_real_music_is_one_music_segment_with_the_minimum(

@@ -125,6 +125,28 @@ def test_the_script_records_the_presets_in_an_older_bundle_and_keeps_its_network
     assert said.strip() == f"{old}: already records its presets; left as it is"
 
 
+def test_the_script_replaces_presets_a_bundle_records_only_when_asked(tmp_path):
+    """How a preset tuned for the shipped model reaches its file: the live preset as recorded before the silence
+    hold existed is replaced by today's with --replace, the networks kept byte for byte."""
+    with zipfile.ZipFile(shipped_model_path()) as zf:
+        meta = json.loads(zf.read("bundle.json"))
+        networks = {name: zf.read(name) for name in ("model.keras", "model.tflite")}
+    meta["verdict"]["live"] = {k: v for k, v in meta["verdict"]["live"].items() if k != "silence_hold_s"}
+    old = rebundle(shipped_model_path(), tmp_path / "old.msmodel", meta)
+    assert Classifier.from_path(old).live_policy == LIVE_POLICY  # a setting it does not name: today's default
+    script = [sys.executable, str(REPO / "scripts" / "record_presets.py"), str(old)]
+    said = subprocess.run(script, capture_output=True, text=True, check=True).stdout
+    assert said.strip() == f"{old}: already records its presets; left as it is"
+    said = subprocess.run([*script, "--replace"], capture_output=True, text=True, check=True).stdout
+    assert said.strip() == f"{old}: presets recorded"
+    with zipfile.ZipFile(old) as zf:
+        assert {name: zf.read(name) for name in networks} == networks
+        after = json.loads(zf.read("bundle.json"))
+    assert after == {**meta, "verdict": PRESETS} and list(after) == list(meta)  # in its place, the rest as it was
+    said = subprocess.run([*script, "--replace"], capture_output=True, text=True, check=True).stdout
+    assert said.strip() == f"{old}: already records these presets; left as it is"
+
+
 def rebundle(src, dst, meta):
     """A copy of bundle `src` with `meta` as its bundle.json (the networks as they were)."""
     with zipfile.ZipFile(src) as zf, zipfile.ZipFile(dst, "w") as out:
