@@ -3,8 +3,9 @@
 - `ResultFile`: the `--output` file (JSON lines or CSV), appended a whole file's row(s) at a time and read back
   on `--resume` (which files it holds, by path, size and modification time).
 - `local_results`: the files classified by N worker processes, each loading the model once (LiteRT; no
-  TensorFlow), fed one path at a time; results come back as each file is done (in input order with one job,
-  where the files go through `Classifier.classify_files` in this process).
+  TensorFlow), fed a few paths at a time (`task_groups`: short files in groups, so that the cost of a task
+  does not outweigh a short file's; a long file alone); results come back as each group is done (in input
+  order with one job, where the files go through `Classifier.classify_files` in this process).
 - `cluster_results`: the same work as Ray tasks (`pip install musicspeech[cluster]`), each worker process
   loading the model once; a task whose worker dies is retried by Ray, and the driver writes each file once.
 
@@ -32,6 +33,8 @@ from musicspeech.core.inference import Classifier, FileResult
 from musicspeech.core.quiet import DECODER_NOISE, filtered_stderr  # noqa: F401  (DECODER_NOISE: the CLI's)
 
 FSYNC_EVERY_S = 5.0  # the output is flushed to the OS at every row, and to the disk at most this often
+TASK_FILES = 8  # files in one worker task at most: a task costs milliseconds, a 10 s clip about 15 ms of work
+TASK_BYTES = 8 << 20  # and their sizes together at most this (a long file goes alone: what a kill loses stays small)
 
 
 # Which file ----------------------------------------------------------------------------------------------
@@ -323,9 +326,29 @@ def _start_local_worker(model_path: str, parent: int) -> None:
     threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
-def _classify_in_local_worker(path: str) -> FileResult:
+def _classify_in_local_worker(paths: list[str]) -> list[FileResult]:
     assert _worker_classifier is not None
-    return classify_one(_worker_classifier, path)
+    with filtered_stderr(DECODER_NOISE):
+        return list(_worker_classifier.classify_files(paths, workers=1))
+
+
+def task_groups(paths: Sequence[Path], files: int = TASK_FILES, size: int = TASK_BYTES) -> Iterator[list[Path]]:
+    """`paths` in order, in groups of consecutive files of at most `files` files and `size` bytes together
+    (a file larger than `size`, or one whose size cannot be read, alone)."""
+    group: list[Path] = []
+    total = 0
+    for path in paths:
+        try:
+            n = os.stat(path).st_size
+        except OSError:
+            n = size
+        if group and (len(group) >= files or total + n > size):
+            yield group
+            group, total = [], 0
+        group.append(path)
+        total += n
+    if group:
+        yield group
 
 
 def local_results(
@@ -335,8 +358,8 @@ def local_results(
     cancel: Callable[[], bool] | None = None,
     classifier: Classifier | None = None,
 ) -> Iterator[FileResult]:
-    """Classify `paths` with `jobs` worker processes, results as each file is done. `jobs=1`: in this process,
-    through `Classifier.classify_files` (`classifier` if given), in input order."""
+    """Classify `paths` with `jobs` worker processes, results as each group of files (`task_groups`) is done.
+    `jobs=1`: in this process, through `Classifier.classify_files` (`classifier` if given), in input order."""
     if not paths:
         return
     if jobs <= 1:
@@ -354,11 +377,11 @@ def local_results(
         initargs=(str(model_path), os.getpid()),
     )
     pending: dict = {}
-    todo = iter(paths)
+    todo = task_groups(paths, files=max(1, min(TASK_FILES, len(paths) // (2 * jobs))))  # every worker busy
     try:
         while True:
-            while len(pending) < 2 * jobs and (path := next(todo, None)) is not None:
-                pending[pool.submit(_classify_in_local_worker, str(path))] = path
+            while len(pending) < 2 * jobs and (group := next(todo, None)) is not None:
+                pending[pool.submit(_classify_in_local_worker, [str(p) for p in group])] = group
             if not pending:
                 return
             done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -367,16 +390,17 @@ def local_results(
 
                 raise Cancelled("classification cancelled")
             for future in done:
-                path = pending.pop(future)
+                group = pending.pop(future)
                 try:
-                    result = future.result()
+                    results = future.result()
                 except BrokenProcessPool:
                     Classifier.from_path(model_path)  # a model the workers could not load: its own error line
                     raise MusicSpeechError(
                         "a worker process died (out of memory, or killed); what is done is kept: "
                         "--resume goes on from there"
                     ) from None
-                yield FileResult(path, result.prediction, result.error)
+                for path, result in zip(group, results, strict=True):
+                    yield FileResult(path, result.prediction, result.error)
     finally:
         for future in pending:
             future.cancel()

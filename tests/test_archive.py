@@ -121,6 +121,32 @@ def test_jobs_give_the_same_results_in_the_order_given_and_segments_on_request(t
     assert [r for r in rows if r["path"] == str(bad)][0]["error"].startswith("cannot read")
 
 
+def test_short_files_go_to_the_workers_in_groups_and_give_the_rows_of_one_process(tmp_path, gtzan_dir):
+    """Workers take consecutive files in groups (at most 8 files and 8 MB together; a file larger, or one whose
+    size cannot be read, alone), so that a short file does not pay a task's cost (docs/ARCHIVES.md); a file that
+    cannot be read inside a group is its own error row, the others as one process gives them."""
+    from musicspeech.core.archive import TASK_BYTES, task_groups
+
+    clips = sorted(GTZAN_MUSIC.glob("*.wav"))[:9] + sorted(GTZAN_SPEECH.glob("*.wav"))[:9]
+    bad, missing = tmp_path / "notes.mp3", tmp_path / "missing.wav"
+    bad.write_text("this is not audio")
+    groups = list(task_groups([*clips[:5], missing, *clips[5:]]))
+    assert [f for g in groups for f in g] == [*clips[:5], missing, *clips[5:]]  # every file once, in order
+    assert [missing] in groups and len(groups) > 3
+    assert all(len(g) <= 8 and sum(f.stat().st_size for f in g) <= TASK_BYTES for g in groups if missing not in g)
+    assert list(task_groups(clips[:3], size=clips[0].stat().st_size - 1)) == [[c] for c in clips[:3]]
+
+    files = [*clips[:5], bad, *clips[5:]]  # 19 files, 2 workers: groups of 4
+    one = run("classify", *files, "--jobs", "1", "--format", "json")
+    two = run("classify", *files, "--jobs", "2", "--format", "json")
+    assert one.returncode == two.returncode == 1 and two.stderr == ""
+    assert one.stdout == two.stdout
+    rows = rows_of_json(two.stdout)
+    assert [r["path"] for r in rows] == [str(f) for f in files]
+    assert "error" in rows[5] and all("error" not in r for i, r in enumerate(rows) if i != 5)
+    assert [r["label"] for r in rows[:5]] == ["music"] * 5
+
+
 def rows_of_json(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines()]
 
