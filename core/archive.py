@@ -294,13 +294,14 @@ def _int(text: str) -> int | None:
     return int(text) if text else None
 
 
-# Classifying: one file ------------------------------------------------------------------------------------
+# Classifying: a task's files ------------------------------------------------------------------------------
 
 
-def classify_one(classifier: Classifier, path: str | os.PathLike) -> FileResult:
-    """One file through the same pipeline as the CLI's one-process run; decoder notices filtered out."""
+def classify_task(classifier: Classifier, paths: Sequence[str | os.PathLike]) -> list[FileResult]:
+    """A worker's task (one file, or a group of them) through the same pipeline as the CLI's one-process run;
+    decoder notices filtered out."""
     with filtered_stderr(DECODER_NOISE):
-        return next(iter(classifier.classify_files([path], workers=1)))
+        return list(classifier.classify_files(paths, workers=1))
 
 
 # Classifying: worker processes on this machine ------------------------------------------------------------
@@ -328,8 +329,7 @@ def _start_local_worker(model_path: str, parent: int) -> None:
 
 def _classify_in_local_worker(paths: list[str]) -> list[FileResult]:
     assert _worker_classifier is not None
-    with filtered_stderr(DECODER_NOISE):
-        return list(_worker_classifier.classify_files(paths, workers=1))
+    return classify_task(_worker_classifier, paths)
 
 
 def task_groups(paths: Sequence[Path], files: int = TASK_FILES, size: int = TASK_BYTES) -> Iterator[list[Path]]:
@@ -429,7 +429,7 @@ def _classify_on_ray(model: tuple[str, bytes], path: str) -> FileResult:
             classifier = Classifier.from_path(file)
         _ray_models.clear()
         _ray_models[digest] = classifier
-    return classify_one(classifier, path)
+    return classify_task(classifier, [path])[0]
 
 
 RAY_NOTICES = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,]+ [IW] \d+ \d+\] ")

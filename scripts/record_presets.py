@@ -35,15 +35,18 @@ def record_presets(path: Path, replace: bool = False) -> bool:
     """Add the presets to `path`'s bundle.json (with `replace`, also over presets it records that differ from
     today's); False when it was left as it was."""
     bundle = read_bundle(path)  # checked: format, checksums; refused in one line otherwise
-    if "verdict" in bundle.meta and (not replace or bundle.meta["verdict"] == recorded_presets()):
-        return False
-    meta = {}
-    for key, value in bundle.meta.items():  # where write_bundle puts them: after the model config
-        if key != "verdict":
+    presets = recorded_presets()
+    if "verdict" in bundle.meta:
+        if not replace or bundle.meta["verdict"] == presets:
+            return False
+        meta = {**bundle.meta, "verdict": presets}  # in the place it had
+    else:
+        meta = {}
+        for key, value in bundle.meta.items():  # where write_bundle puts them: after the model config
             meta[key] = value
-        if key in ("model_config", "verdict") and "verdict" not in meta:
-            meta["verdict"] = recorded_presets()
-    meta.setdefault("verdict", recorded_presets())
+            if key == "model_config":
+                meta["verdict"] = presets
+        meta.setdefault("verdict", presets)
     with zipfile.ZipFile(path) as source, atomic_path(path) as tmp_path, zipfile.ZipFile(tmp_path, "w") as out:
         for info in source.infolist():
             data = json.dumps(meta, indent=2).encode() if info.filename == "bundle.json" else source.read(info)
